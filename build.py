@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""ChargeOS build entry point: validate profiles and generate the profile JSON Schema.
+
+`python build.py validate PROFILE...` checks profiles and prints every error as
+`FILE:LINE:COL: dotted.path: message`; `python build.py schema` regenerates
+`schemas/profile.schema.json` for editors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from runtime.config.errors import ProfileInvalid
+from runtime.config.loader import load_profile
+from schemas import Profile
+
+REPO = Path(__file__).resolve().parent
+SCHEMA_PATH = REPO / "schemas" / "profile.schema.json"
+SCHEMA_ID = "https://chargeos.invalid/schemas/profile.schema.json"
+
+
+def profile_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a profile, as committed in schemas/profile.schema.json."""
+    schema = Profile.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        **schema,
+    }
+
+
+def render_json_schema() -> str:
+    """The schema file's exact text (stable, so a stale committed copy is detectable)."""
+    return json.dumps(profile_json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def cmd_validate(paths: Sequence[Path]) -> int:
+    """Validate every profile; print all errors; exit code 0 only when all are valid."""
+    failed = 0
+    for path in paths:
+        try:
+            load_profile(path)
+        except ProfileInvalid as invalid:
+            failed += 1
+            for error in invalid.errors:
+                print(error)
+        else:
+            print(f"{path}: ok")
+    if failed:
+        print(f"{failed} of {len(paths)} profile(s) invalid", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_schema(output: Path) -> int:
+    """Write the profile JSON Schema."""
+    output.write_text(render_json_schema(), encoding="utf-8")
+    print(f"wrote {output}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run one subcommand."""
+    parser = argparse.ArgumentParser(prog="build.py", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="validate profile YAML files")
+    validate.add_argument("profiles", nargs="+", type=Path)
+    schema = commands.add_parser("schema", help="write schemas/profile.schema.json")
+    schema.add_argument("--output", type=Path, default=SCHEMA_PATH)
+    args = parser.parse_args(argv)
+    if args.command == "validate":
+        return cmd_validate(args.profiles)
+    return cmd_schema(args.output)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
