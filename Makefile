@@ -1,0 +1,55 @@
+# ChargeOS developer entry points. `make run` and `make test` set up everything they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .stamps
+DATA_DIR ?= var/data
+# Debian packages the suite and the dev runner need (installed only when missing).
+APT_PACKAGES := python3-venv
+
+.PHONY: run test lint typecheck unit schema lock clean
+
+$(STAMPS)/apt: Makefile
+	@mkdir -p $(STAMPS)
+	@missing=$$(for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+$(STAMPS)/venv: requirements-dev.lock $(STAMPS)/apt
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	@touch $@
+
+run: $(STAMPS)/venv
+	$(BIN)/python -m runtime.devrun --data-dir $(DATA_DIR)
+
+lint: $(STAMPS)/venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMPS)/venv
+	$(BIN)/mypy --strict
+
+unit: $(STAMPS)/venv
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+schema: $(STAMPS)/venv
+	$(BIN)/python build.py schema
+
+# Regenerate the lock files from pyproject.toml (needs the registry).
+lock: $(STAMPS)/venv
+	$(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+	    --no-emit-find-links -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+	    --no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) $(STAMPS) .mypy_cache .ruff_cache .pytest_cache
