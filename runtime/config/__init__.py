@@ -1,0 +1,1 @@
+"""Profile configuration on the device: loading, the editable store, and device secrets."""
