@@ -1,0 +1,1 @@
+"""The hardware boundary: device data types and the Protocols the charging logic depends on."""
