@@ -36,6 +36,9 @@ class I2cDevices(ProfileModel):
     rfid_reader: I2cAddress = Field(0x24, description="PN532 RFID reader")
     led_driver: I2cAddress = Field(0x30, description="RGBW LED driver")
     accelerometer: I2cAddress = Field(0x18, description="LIS3DH accelerometer")
+    buzzer_channel: int = Field(
+        4, ge=4, le=7, description="LED driver channel that drives the piezo buzzer"
+    )
 
     @cross_field_rule
     def i2c_addresses_are_unique(self) -> Iterator[Violation]:
@@ -64,7 +67,6 @@ class Hardware(ProfileModel):
     power_board_address: ModbusAddress = Field(1, description="EVSE power board Modbus address")
     p1_port: DevicePath = Field("/dev/ttyS3", description="P1 smart meter port (RJ12)")
     i2c: I2cDevices = Field(default_factory=I2cDevices)
-    buzzer_gpio: int = Field(17, ge=0, le=511, description="Piezo buzzer GPIO line")
 
     @cross_field_rule
     def buses_use_different_ports(self) -> Iterator[Violation]:

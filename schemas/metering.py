@@ -126,8 +126,12 @@ class Metering(ProfileModel):
 
     @property
     def measures_source(self) -> bool:
-        """True when solar generation or export is measured (needed for solar balancing)."""
+        """True when solar generation or export is measured (needed for solar balancing).
+
+        Site clamps are direction-sensitive (manual 4.2.3: the arrow points with the current),
+        so export to the grid shows as negative site current: they measure the source too.
+        """
         external = self.external
         if isinstance(external, CtClampMetering):
-            return any(clamp.type == "source" for clamp in external.enabled_clamps)
+            return any(clamp.type in ("site", "source") for clamp in external.enabled_clamps)
         return isinstance(external, P1Metering | ModbusMeterMetering)

@@ -18,24 +18,23 @@ from schemas.base import ProfileModel, Violation, cross_field_rule, json_schema_
 Uplink = Literal["ethernet", "wifi", "lte"]
 
 
+STATIC_IP_NEEDS_ADDRESS = (
+    when(dhcp={"const": False}),
+    {
+        "properties": {
+            "address": {"type": "string"},
+            "prefix_length": {"type": "integer"},
+            "gateway": {"type": "string"},
+        },
+        "required": ["address", "prefix_length", "gateway"],
+    },
+)
+
+
 class IpSettings(ProfileModel):
     """DHCP dynamic/static addressing shared by Ethernet and the Wi-Fi client."""
 
-    model_config = ConfigDict(
-        json_schema_extra=json_schema_rules(
-            (
-                when(dhcp={"const": False}),
-                {
-                    "properties": {
-                        "address": {"type": "string"},
-                        "prefix_length": {"type": "integer"},
-                        "gateway": {"type": "string"},
-                    },
-                    "required": ["address", "prefix_length", "gateway"],
-                },
-            ),
-        )
-    )
+    model_config = ConfigDict(json_schema_extra=json_schema_rules(STATIC_IP_NEEDS_ADDRESS))
 
     dhcp: bool = Field(True, description="DHCP (Dynamic) or static")
     address: ipaddress.IPv4Address | None = Field(None, description="IP Address (static)")
@@ -71,13 +70,18 @@ class WifiClient(IpSettings):
 
     model_config = ConfigDict(
         json_schema_extra=json_schema_rules(
+            STATIC_IP_NEEDS_ADDRESS,
             (when(enabled={"const": True}), when(ssid={"minLength": 1})),
         )
     )
 
     enabled: bool = Field(False, description="WiFi Enabled")
     ssid: str = Field("", max_length=32, description="WiFi SSID")
-    psk: SecretStr = Field(SecretStr(""), description="WiFi PSK (8-63 characters, or empty)")
+    psk: SecretStr = Field(
+        SecretStr(""),
+        description="WiFi PSK (8-63 characters, or empty)",
+        json_schema_extra={"pattern": "^(|.{8,63})$"},
+    )
 
     @cross_field_rule
     def enabled_wifi_needs_ssid(self) -> Iterator[Violation]:

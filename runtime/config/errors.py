@@ -65,12 +65,23 @@ def _expand(detail: ErrorDetails) -> list[tuple[Loc, str, bool]]:
     if isinstance(cause, RuleViolations):
         return [(loc + v.field, v.message, False) for v in cause.violations]
     kind = detail["type"]
+    if kind == "union_tag_not_found":
+        return [_missing_tag(loc, detail)]
     if kind == "missing":
         return [(loc, "required key is missing", False)]
     if kind == "extra_forbidden":
         return [(loc, "unknown key", True)]
     message = detail["msg"].removeprefix("Value error, ")
     return [(loc, message, False)]
+
+
+def _missing_tag(loc: Loc, detail: ErrorDetails) -> tuple[Loc, str, bool]:
+    """`kind` picks the variant of a section: point at a misspelt `kind` when there is one."""
+    data = detail.get("input")
+    near = difflib.get_close_matches("kind", list(data), n=1) if isinstance(data, dict) else []
+    if near:
+        return ((*loc, near[0]), f"unknown key {near[0]!r}; did you mean 'kind'?", True)
+    return ((*loc, "kind"), "required key 'kind' is missing (it selects the variant)", False)
 
 
 def _locate(document: Any, loc: Loc, points_at_key: bool) -> tuple[str, tuple[int, int]]:
@@ -117,7 +128,7 @@ def _key_position(node: Any, key: str) -> tuple[int, int]:
 
 
 def _value_position(node: Any, key: str) -> tuple[int, int]:
-    if isinstance(node[key], Mapping) or _is_list(node[key]):
+    if node[key] is None or isinstance(node[key], Mapping) or _is_list(node[key]):
         return _key_position(node, key)
     try:
         line, column = node.lc.value(key)
