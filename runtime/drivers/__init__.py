@@ -1,0 +1,1 @@
+"""Device drivers: thin, typed wrappers that speak one bus each and return frozen dataclasses."""
