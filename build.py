@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ChargeOS build entry point: validate profiles and generate the profile JSON Schema.
+"""ChargeOS build entry point: validate profiles, generate the JSON Schema and diagrams.
 
 `python build.py validate PROFILE...` checks profiles and prints every error as
 `FILE:LINE:COL: dotted.path: message`; `python build.py schema` regenerates
@@ -17,10 +17,12 @@ from typing import Any
 
 from runtime.config.errors import ProfileInvalid
 from runtime.config.loader import load_profile
+from runtime.evse.diagram import diagram_document
 from schemas import Profile
 
 REPO = Path(__file__).resolve().parent
 SCHEMA_PATH = REPO / "schemas" / "profile.schema.json"
+DIAGRAM_PATH = REPO / "docs" / "evse-state-machine.md"
 SCHEMA_ID = "https://chargeos.invalid/schemas/profile.schema.json"
 
 
@@ -64,6 +66,14 @@ def cmd_schema(output: Path) -> int:
     return 0
 
 
+def cmd_diagram(output: Path) -> int:
+    """Write the state machine diagram generated from its table."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(diagram_document(), encoding="utf-8")
+    print(f"wrote {output}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run one subcommand."""
     parser = argparse.ArgumentParser(prog="build.py", description=__doc__)
@@ -72,9 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate.add_argument("profiles", nargs="+", type=Path)
     schema = commands.add_parser("schema", help="write schemas/profile.schema.json")
     schema.add_argument("--output", type=Path, default=SCHEMA_PATH)
+    diagram = commands.add_parser("diagram", help="write docs/evse-state-machine.md")
+    diagram.add_argument("--output", type=Path, default=DIAGRAM_PATH)
     args = parser.parse_args(argv)
     if args.command == "validate":
         return cmd_validate(args.profiles)
+    if args.command == "diagram":
+        return cmd_diagram(args.output)
     return cmd_schema(args.output)
 
 

@@ -1,0 +1,1 @@
+"""The charging controller service (`evse`): state machine, safety, authorization, sessions."""

@@ -1,0 +1,154 @@
+"""Faults of the charger: what each means, how it shows, and how it is cleared.
+
+One description table (the manual's troubleshooting table 5.4 joined with OCPP error codes)
+and a small tracker of the active ones. Latching follows what the hazard deserves: DC leakage
+and a welded contactor stay until the charger is power-cycled; a tilt stays until an installer
+clears it; communication faults clear themselves once the device answers again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FaultKind(StrEnum):
+    """Every fault the controller can raise."""
+
+    RCM = "rcm"
+    PILOT = "pilot"
+    POWER_BOARD = "power_board"
+    RFID_READER = "rfid_reader"
+    METER = "meter"
+    TILT = "tilt"
+    OVER_TEMPERATURE = "over_temperature"
+    CONTACTOR_WELDED = "contactor_welded"
+    CONTACTOR_STUCK_OPEN = "contactor_stuck_open"
+
+
+class Latch(StrEnum):
+    """How a fault clears."""
+
+    SELF = "self"  # when its condition is gone
+    CLEARED = "cleared"  # by an explicit clear (installer, CSMS reset, `sim clear`)
+    POWER_CYCLE = "power_cycle"  # only by a restart of the EVSE (hard reset / power cycle)
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """How one fault kind shows and clears."""
+
+    ocpp_error_code: str  # OCPP 1.6 ChargePointErrorCode
+    vendor_error_code: str
+    latch: Latch
+    description: str  # what the owner reads (manual 5.4)
+
+
+FAULTS: dict[FaultKind, FaultSpec] = {
+    FaultKind.RCM: FaultSpec(
+        "GroundFailure",
+        "RCM_DC_6MA",
+        Latch.POWER_CYCLE,
+        "DC leakage current above 6 mA: do not charge; power-cycle, call your installer",
+    ),
+    FaultKind.PILOT: FaultSpec(
+        "EVCommunicationError",
+        "CP_ERROR",
+        Latch.SELF,
+        "control pilot error (short, diode missing or -12 V): check the cable and the car",
+    ),
+    FaultKind.POWER_BOARD: FaultSpec(
+        "InternalError",
+        "POWER_BOARD_SILENT",
+        Latch.SELF,
+        "the EVSE power board does not answer: charger fault",
+    ),
+    FaultKind.RFID_READER: FaultSpec(
+        "ReaderFailure", "RFID_MISSING", Latch.SELF, "RFID reader not connected"
+    ),
+    FaultKind.METER: FaultSpec(
+        "PowerMeterFailure",
+        "METER_SILENT",
+        Latch.SELF,
+        "the kWh meter does not answer: charging stopped (billing data)",
+    ),
+    FaultKind.TILT: FaultSpec(
+        "OtherError",
+        "TILT_BUMP",
+        Latch.CLEARED,
+        "the charger was tilted or hit: have it inspected, then clear and recalibrate",
+    ),
+    FaultKind.OVER_TEMPERATURE: FaultSpec(
+        "HighTemperature",
+        "OVER_TEMPERATURE",
+        Latch.SELF,
+        "too hot: charging stopped until the charger has cooled down",
+    ),
+    FaultKind.CONTACTOR_WELDED: FaultSpec(
+        "PowerSwitchFailure",
+        "CONTACTOR_WELDED",
+        Latch.POWER_CYCLE,
+        "contactor welded: do not charge; call your installer",
+    ),
+    FaultKind.CONTACTOR_STUCK_OPEN: FaultSpec(
+        "PowerSwitchFailure",
+        "CONTACTOR_OPEN",
+        Latch.CLEARED,
+        "contactor does not close: contactor defect",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ActiveFault:
+    """A fault that is raised now."""
+
+    kind: FaultKind
+    since: float
+    detail: str
+
+    @property
+    def spec(self) -> FaultSpec:
+        """The fault's description row."""
+        return FAULTS[self.kind]
+
+
+class FaultTracker:
+    """The set of active faults; reports changes to a listener (event log, OCPP, LED)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        on_change: Callable[[ActiveFault, bool], None] = lambda fault, raised: None,
+    ) -> None:
+        self._clock = clock
+        self._active: dict[FaultKind, ActiveFault] = {}
+        self._on_change = on_change
+
+    @property
+    def active(self) -> tuple[ActiveFault, ...]:
+        """The active faults, oldest first."""
+        return tuple(self._active.values())
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The active fault kinds."""
+        return frozenset(self._active)
+
+    def report(self, kind: FaultKind, present: bool, detail: str = "") -> None:
+        """The condition behind `kind` is (or is no longer) present this cycle."""
+        if present:
+            if kind not in self._active:
+                fault = ActiveFault(kind, self._clock(), detail)
+                self._active[kind] = fault
+                self._on_change(fault, True)
+        elif kind in self._active and FAULTS[kind].latch is Latch.SELF:
+            self._on_change(self._active.pop(kind), False)
+
+    def clear(self) -> tuple[FaultKind, ...]:
+        """Clear what an explicit clear may clear (not the power-cycle faults)."""
+        cleared = tuple(k for k, f in self._active.items() if f.spec.latch is Latch.CLEARED)
+        for kind in cleared:
+            self._on_change(self._active.pop(kind), False)
+        return cleared
