@@ -1,0 +1,1 @@
+"""Simulated hardware: peers on the far side of the real buses, so the real drivers run in tests."""
