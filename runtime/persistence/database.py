@@ -29,20 +29,22 @@ Synchronous = Literal["FULL", "NORMAL"]
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 # SQLite result codes that mean the file itself is damaged or not a database.
 CORRUPTION_CODES = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+SHOWN_PROBLEMS = 3
 
 
 def split_statements(script: str) -> list[str]:
-    """The complete SQL statements of a script, in order (triggers and literals kept whole)."""
+    """The SQL statements of a script, in order; triggers, literals and comments kept whole."""
     statements: list[str] = []
     pending = ""
-    for piece in script.split(";"):
+    *terminated, tail = script.split(";")
+    for piece in terminated:
         pending += piece + ";"
         if sqlite3.complete_statement(pending):
-            if pending.strip(" \t\r\n;"):
-                statements.append(pending.strip())
+            statements.append(pending.strip())
             pending = ""
-    if pending.strip(" \t\r\n;"):
-        raise ValueError(f"incomplete SQL statement at the end of a migration: {pending!r}")
+    rest = [line for line in (pending + tail).splitlines() if line.strip()]
+    if any(not line.strip().startswith("--") for line in rest):
+        raise ValueError(f"incomplete SQL statement (no closing ';'): {pending + tail!r}")
     return statements
 
 
@@ -175,12 +177,16 @@ class Database:
 
     def _check_integrity(self) -> None:
         try:
-            rows = self._live().execute("PRAGMA quick_check").fetchall()
+            rows = self._live().execute("PRAGMA quick_check(100)").fetchall()
         except sqlite3.DatabaseError as error:
             raise self._open_error(error) from error
-        problems = [str(row[0]) for row in rows]
-        if problems != ["ok"]:
-            raise DatabaseCorrupt(self._path, "quick_check: " + "; ".join(problems[:5]))
+        lines = [line for row in rows for line in str(row[0]).splitlines()]
+        if lines != ["ok"]:
+            shown = "; ".join(line for line in lines[:SHOWN_PROBLEMS] if "***" not in line)
+            more = len(lines) - SHOWN_PROBLEMS
+            raise DatabaseCorrupt(
+                self._path, f"quick_check: {shown}" + (f" and {more} more" if more > 0 else "")
+            )
 
     def _open_error(self, error: sqlite3.DatabaseError) -> PersistenceError:
         if getattr(error, "sqlite_errorname", "") in CORRUPTION_CODES:
