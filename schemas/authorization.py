@@ -58,6 +58,9 @@ class Authorization(ProfileModel):
     csms_timeout_s: float = Field(
         5.0, ge=1, le=60, description="Wait this long for the CSMS to accept a card [s]"
     )
+    connection_timeout_s: int = Field(
+        60, ge=10, le=600, description="Connection timeout: a card waits this long for a cable [s]"
+    )
     unknown_card_when_offline: Literal["reject", "accept"] = Field(
         "reject", description="A card unknown locally while the CSMS is unreachable"
     )

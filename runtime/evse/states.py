@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
+from runtime.hardware.types import Rgbw
+
 
 class EvseState(Enum):
     """States of the charging controller (one EVSE)."""
@@ -82,3 +84,35 @@ STATE_LOOKS: dict[EvseState, StateLook] = {
     S.FAULTED: StateLook(L.RED, C.FAULTED, Pilot.FAULT, False, False),
     S.UNAVAILABLE: StateLook(L.OFF, C.UNAVAILABLE, Pilot.OFF, False, False),
 }
+
+
+# RGBW levels of each colour on the front LED (tuned for the diffuser, not by a standard).
+LED_RGBW: dict[LedColour, Rgbw] = {
+    L.OFF: Rgbw(0, 0, 0, 0),
+    L.WHITE: Rgbw(0, 0, 0, 255),
+    L.GREEN: Rgbw(0, 255, 0, 0),
+    L.YELLOW: Rgbw(255, 160, 0, 0),
+    L.LIGHT_BLUE: Rgbw(0, 160, 255, 40),
+    L.BLUE: Rgbw(0, 0, 255, 0),
+    L.RED: Rgbw(255, 0, 0, 0),
+}
+
+
+def colour_of(rgbw: Rgbw) -> LedColour:
+    """The named colour closest to what the LED shows (the simulation reads the LED back)."""
+    return min(
+        LED_RGBW,
+        key=lambda name: sum(
+            (a - b) ** 2
+            for a, b in zip(
+                (rgbw.red, rgbw.green, rgbw.blue, rgbw.white),
+                (
+                    LED_RGBW[name].red,
+                    LED_RGBW[name].green,
+                    LED_RGBW[name].blue,
+                    LED_RGBW[name].white,
+                ),
+                strict=True,
+            )
+        ),
+    )

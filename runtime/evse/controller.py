@@ -1,0 +1,399 @@
+"""The charging controller: reads the devices, drives the state machine, applies its wishes.
+
+One control step (every POLL_PERIOD_S): poll the power board, update faults and inputs, let
+the machine settle, execute its effects (open/close transactions) and only then command the
+pilot and contactor. Meter, card reader, accelerometer and LED run their own slower loops.
+All mutation happens under one asyncio lock, so a card or a remote command never interleaves
+with a step. The controller keeps charging safely with every other service down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from runtime.evse.authorization import Authorizer
+from runtime.evse.clock import Clock
+from runtime.evse.events import EventHub
+from runtime.evse.faults import ActiveFault, FaultKind, FaultTracker
+from runtime.evse.governor import OutputGovernor, Outputs
+from runtime.evse.iec61851 import MIN_CURRENT_A, REQUESTING_STATES
+from runtime.evse.indicator import Indicator
+from runtime.evse.limits import ExternalLimit
+from runtime.evse.machine import SessionMachine, StartSession, StopSession
+from runtime.evse.monitors import OvercurrentMonitor, TiltBumpMonitor, thermal_verdict
+from runtime.evse.sessions import SessionKeeper
+from runtime.evse.states import LED_RGBW, EvseState, LedColour, Pilot
+from runtime.hardware.errors import DeviceError
+from runtime.hardware.protocols import (
+    Accelerometer,
+    Buzzer,
+    EnergyMeter,
+    Led,
+    PowerBoard,
+    RfidReader,
+)
+from runtime.hardware.types import CpState, MeterReading, PowerBoardInfo, PowerBoardStatus
+from schemas import Profile
+
+log = logging.getLogger(__name__)
+
+POLL_PERIOD_S = 0.05  # half of IEC 61851-1's 100 ms contactor-off budget after C -> B
+METER_PERIOD_S = 1.0
+CARD_PERIOD_S = 0.2
+TILT_PERIOD_S = 0.1
+BOARD_SILENT_AFTER = 3  # failed polls in a row (150 ms) before "power board not answering"
+METER_SILENT_AFTER = 3
+READER_SILENT_AFTER = 5
+CONTACTOR_FEEDBACK_S = 0.5  # feedback must follow the command within this (relay datasheet)
+BEEP_S = 0.08
+
+
+@dataclass(frozen=True)
+class Devices:
+    """The EVSE's devices, behind their Protocols."""
+
+    power_board: PowerBoard
+    meter: EnergyMeter
+    rfid: RfidReader | None
+    led: Led
+    buzzer: Buzzer
+    accelerometer: Accelerometer | None
+
+
+class Controller:
+    """One EVSE's charging controller."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        devices: Devices,
+        sessions: SessionKeeper,
+        authorizer: Authorizer,
+        clock: Clock,
+        events: EventHub | None = None,
+    ) -> None:
+        self.profile = profile
+        self.devices = devices
+        self.sessions = sessions
+        self.authorizer = authorizer
+        self.clock = clock
+        self.events = events or EventHub()
+        self.machine = SessionMachine()
+        self.faults = FaultTracker(clock.monotonic, self._fault_changed)
+        self.governor = OutputGovernor(clock.monotonic)
+        self.indicator = Indicator(clock.monotonic)
+        self.overcurrent = OvercurrentMonitor(profile.safety.overcurrent, clock.monotonic)
+        self.tilt = TiltBumpMonitor(profile.safety.tilt_bump)
+        self.external_limit = ExternalLimit(clock.now)
+        self.lock = asyncio.Lock()
+        self.board_info: PowerBoardInfo | None = None
+        self.board: PowerBoardStatus | None = None
+        self.meter: MeterReading | None = None
+        self.meter_at: datetime | None = None
+        self.thermal_throttle = 1.0
+        self.last_error_code = "NoError"
+        self.started_at = clock.monotonic()
+        self._silent = {"board": 0, "meter": 0, "reader": 0}
+        self._applied: Outputs | None = None
+        self._feedback_mismatch_since: float | None = None
+        self._card_in_field: str | None = None
+        self._authorized_at: float | None = None
+        self._urgent_stop = False
+        self._previous_state = self.machine.state
+        self._shown: LedColour | None = None
+
+    # ----- limits -----------------------------------------------------------------------
+    def effective_limit_a(self) -> float:
+        """The current the charger may offer now: charger, cable, CSMS/balancing, thermal."""
+        electrical = self.profile.electrical
+        limit = float(electrical.effective_limit_a)
+        external = self.external_limit.current_a()
+        if external is not None:
+            limit = min(limit, external)
+        limit *= self.thermal_throttle
+        return limit if limit >= MIN_CURRENT_A else 0.0
+
+    # ----- the control step ---------------------------------------------------------------
+    async def control_step(self) -> None:
+        """Poll the power board, settle the machine, run effects, command pilot and contactor."""
+        status = await self._poll_board()
+        async with self.lock:
+            if status is not None:
+                self._judge_board(status)
+            self._settle(status)
+            await self._run_effects()
+            await self._apply_outputs(status)
+            self._announce_state()
+
+    async def _poll_board(self) -> PowerBoardStatus | None:
+        try:
+            status = await self.devices.power_board.read_status()
+        except DeviceError as error:
+            self._silent["board"] += 1
+            if self._silent["board"] >= BOARD_SILENT_AFTER:
+                self.faults.report(FaultKind.POWER_BOARD, True, str(error))
+            return None
+        self._silent["board"] = 0
+        self.faults.report(FaultKind.POWER_BOARD, False)
+        self.board = status
+        return status
+
+    def _judge_board(self, status: PowerBoardStatus) -> None:
+        pilot_forced_low = self.governor.outputs.duty_permille == 0
+        self.faults.report(FaultKind.RCM, status.rcm_dc_fault, "RCM tripped (6 mA DC)")
+        if not pilot_forced_low:
+            pilot_error = status.cp_state in (CpState.E, CpState.F) or status.diode_fault
+            self.faults.report(FaultKind.PILOT, pilot_error, f"CP {status.cp_state}")
+        self.faults.report(FaultKind.CONTACTOR_WELDED, status.relay_welded, "board reports weld")
+        verdict = thermal_verdict(
+            status.temperature_c,
+            self.profile.safety.temperature,
+            FaultKind.OVER_TEMPERATURE in self.faults.kinds,
+        )
+        self.thermal_throttle = verdict.throttle
+        self.faults.report(
+            FaultKind.OVER_TEMPERATURE, verdict.too_hot, f"{status.temperature_c:.1f} °C"
+        )
+        self._judge_contactor_feedback(status)
+
+    def _judge_contactor_feedback(self, status: PowerBoardStatus) -> None:
+        commanded = self._applied.contactor_closed if self._applied else False
+        if status.contactor_closed == commanded:
+            self._feedback_mismatch_since = None
+            return
+        now = self.clock.monotonic()
+        if self._feedback_mismatch_since is None:
+            self._feedback_mismatch_since = now
+        if now - self._feedback_mismatch_since >= CONTACTOR_FEEDBACK_S:
+            kind = (
+                FaultKind.CONTACTOR_WELDED
+                if status.contactor_closed
+                else (FaultKind.CONTACTOR_STUCK_OPEN)
+            )
+            self.faults.report(kind, True, "contactor feedback does not follow the command")
+
+    def _settle(self, status: PowerBoardStatus | None) -> None:
+        machine = self.machine
+        if machine.state is EvseState.BOOTING:
+            if status is None:
+                return
+            machine.inputs.cp = _plugged_cp(status.cp_state)
+            machine.start()
+        if status is not None and self.governor.outputs.duty_permille != 0:
+            machine.inputs.cp = _plugged_cp(status.cp_state)
+        machine.inputs.faults = self.faults.kinds
+        machine.inputs.power_available = self.effective_limit_a() >= MIN_CURRENT_A
+        machine.sync()
+        self._plug_and_charge()
+        self._expire_authorization()
+
+    def _plug_and_charge(self) -> None:
+        settings = self.profile.authorization
+        if (
+            self.machine.state is EvseState.CONNECTED
+            and settings.default_id_tag_mode == "default_id_tag"
+        ):
+            self.machine.authorize(settings.default_id_tag)
+            self.machine.sync()
+
+    def _expire_authorization(self) -> None:
+        if self.machine.state is not EvseState.AUTHORIZED:
+            self._authorized_at = None
+            return
+        now = self.clock.monotonic()
+        if self._authorized_at is None:
+            self._authorized_at = now
+        elif now - self._authorized_at >= self.profile.authorization.connection_timeout_s:
+            self.machine.expire_authorization()
+
+    async def _run_effects(self) -> None:
+        for effect in self.machine.take_effects():
+            if isinstance(effect, StartSession):
+                self.overcurrent.reset()
+                ok = await self.sessions.start(effect.id_tag, await self._fresh_meter())
+                if not ok:
+                    self.faults.report(FaultKind.METER, True, "no meter reading to start on")
+                    self.machine.inputs.faults = self.faults.kinds
+                    self.machine.sync()
+            elif isinstance(effect, StopSession):
+                self.sessions.request_stop(effect.reason)
+        if self.sessions.stopping and not self.governor.outputs.contactor_closed:
+            contactor_open = self.board is None or not self.board.contactor_closed
+            if contactor_open or FaultKind.POWER_BOARD in self.faults.kinds:
+                await self.sessions.finish(await self._fresh_meter())
+                self._urgent_stop = False
+
+    async def _apply_outputs(self, status: PowerBoardStatus | None) -> None:
+        look = self.machine.look
+        if look.pilot is Pilot.FAULT and self.faults.kinds <= {FaultKind.PILOT}:
+            look = type(look)(look.led, look.ocpp, Pilot.OFF, look.contactor, look.in_session)
+        cp = status.cp_state if status is not None else CpState.A
+        urgent = self._urgent_stop or bool(self.faults.kinds)
+        outputs = self.governor.decide(look, cp, self.effective_limit_a(), urgent)
+        self.overcurrent.offered(outputs.offered_current_a)
+        if status is None:
+            return  # nothing reaches a silent board; its own watchdog opens the contactor
+        board = self.devices.power_board
+        try:
+            if self._applied is None or outputs.duty_permille != self._applied.duty_permille:
+                await board.set_pwm(outputs.duty_permille)
+            if self._applied is None or outputs.contactor_closed != self._applied.contactor_closed:
+                await board.set_contactor(outputs.contactor_closed)
+        except DeviceError as error:
+            log.warning("power board command failed: %s", error)
+            self._applied = None  # resend everything next step
+            return
+        self._applied = outputs
+
+    def _announce_state(self) -> None:
+        state = self.machine.state
+        if state is not self._previous_state:
+            log.info("state %s -> %s", self._previous_state.value, state.value)
+            self.events.publish("state", {"from": self._previous_state.value, "to": state.value})
+            self._previous_state = state
+
+    # ----- the slower loops ------------------------------------------------------------
+    async def meter_step(self) -> None:
+        """Read the MID meter; watch for overcurrent; record samples during a session."""
+        reading = await self._read_meter()
+        if reading is None:
+            return
+        if self.machine.state is EvseState.CHARGING and self.overcurrent.exceeded(
+            reading.currents_a
+        ):
+            async with self.lock:
+                self.last_error_code = "OverCurrentFailure"
+                self._urgent_stop = True
+                self.indicator.blink(LedColour.RED)
+                self.events.publish("overcurrent", {"currents_a": list(reading.currents_a)})
+                self.machine.stop("Other")
+        await self.sessions.sample(reading)
+
+    async def _read_meter(self) -> MeterReading | None:
+        try:
+            reading = await self.devices.meter.read()
+        except DeviceError as error:
+            self._silent["meter"] += 1
+            if self._silent["meter"] >= METER_SILENT_AFTER:
+                self.faults.report(FaultKind.METER, True, str(error))
+            return None
+        self._silent["meter"] = 0
+        self.faults.report(FaultKind.METER, False)
+        self.meter, self.meter_at = reading, self.clock.now()
+        return reading
+
+    async def _fresh_meter(self) -> MeterReading | None:
+        reading = await self._read_meter()
+        return reading if reading is not None else self.meter
+
+    async def card_step(self) -> None:
+        """Poll the RFID reader; a card entering the field counts once."""
+        reader = self.devices.rfid
+        if reader is None or not self.profile.authorization.rfid_enabled:
+            return
+        try:
+            uid = await reader.poll_card()
+        except DeviceError as error:
+            self._silent["reader"] += 1
+            if self._silent["reader"] >= READER_SILENT_AFTER:
+                self.faults.report(FaultKind.RFID_READER, True, str(error))
+            return
+        self._silent["reader"] = 0
+        self.faults.report(FaultKind.RFID_READER, False)
+        if uid is not None and uid != self._card_in_field:
+            await self.present_card(uid)
+        self._card_in_field = uid
+
+    async def present_card(self, uid: str) -> None:
+        """A card was presented: beep, then start, stop or refuse (manual 5.2)."""
+        if self.profile.authorization.sound_enabled:
+            await self._beep()
+        self.events.publish("card", {"uid": uid})
+        machine = self.machine
+        session_tag = self.sessions.id_tag if machine.in_session else machine.id_tag
+        if machine.in_session or machine.state is EvseState.AUTHORIZED:
+            async with self.lock:
+                if uid == session_tag:
+                    machine.stop("Local")
+                else:
+                    self.indicator.blink(LedColour.RED)
+            return
+        if machine.state not in (EvseState.AVAILABLE, EvseState.CONNECTED):
+            self.indicator.blink(LedColour.RED)
+            return
+        decision = await self.authorizer.authorize(uid)
+        self.events.publish(
+            "authorization", {"uid": uid, "accepted": decision.accepted, "source": decision.source}
+        )
+        async with self.lock:
+            if decision.accepted and machine.authorize(uid):
+                self.indicator.blink(LedColour.LIGHT_BLUE)
+            else:
+                self.indicator.blink(LedColour.RED)
+
+    async def _beep(self) -> None:
+        try:
+            await self.devices.buzzer.beep(BEEP_S)
+        except DeviceError as error:
+            log.warning("buzzer: %s", error)
+
+    async def tilt_step(self) -> None:
+        """Sample the accelerometer; a tilt or bump is a fault and a security event."""
+        sensor = self.devices.accelerometer
+        if sensor is None or not self.profile.safety.tilt_bump.enabled:
+            return
+        try:
+            sample = await sensor.read()
+        except DeviceError as error:
+            log.warning("accelerometer: %s", error)
+            return
+        if not self.tilt.calibrated:
+            self.tilt.calibrate(sample)
+            return
+        verdict = self.tilt.check(sample)
+        if verdict is not None and FaultKind.TILT not in self.faults.kinds:
+            self.faults.report(FaultKind.TILT, True, verdict)
+            self.events.publish("security", {"event": verdict})
+
+    async def led_step(self) -> None:
+        """Show the state colour with its overlays."""
+        colour = self.indicator.colour(self.machine.look.led)
+        await self.show(colour)
+
+    async def show(self, colour: LedColour) -> None:
+        """Put `colour` on the LED (only when it changes)."""
+        if colour is self._shown:
+            return
+        try:
+            await self.devices.led.show(LED_RGBW[colour])
+        except DeviceError as error:
+            log.warning("LED: %s", error)
+            return
+        self._shown = colour
+
+    # ----- faults ---------------------------------------------------------------------------
+    def _fault_changed(self, fault: ActiveFault, raised: bool) -> None:
+        spec = fault.spec
+        if raised:
+            self.last_error_code = spec.ocpp_error_code
+            log.error("fault %s: %s (%s)", fault.kind, spec.description, fault.detail)
+        else:
+            log.info("fault %s cleared", fault.kind)
+        self.events.publish(
+            "fault",
+            {
+                "kind": str(fault.kind),
+                "raised": raised,
+                "ocpp_error_code": spec.ocpp_error_code,
+                "vendor_error_code": spec.vendor_error_code,
+                "detail": fault.detail,
+            },
+        )
+
+
+def _plugged_cp(cp: CpState) -> CpState:
+    """E and F are faults, not cable states: for the machine they read as 'no car'."""
+    return cp if cp in (CpState.A, CpState.B, *REQUESTING_STATES) else CpState.A
