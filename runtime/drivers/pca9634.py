@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from runtime.drivers.i2c import I2cBus, I2cDevice
+from runtime.hardware.errors import DeviceError
 from runtime.hardware.types import Rgbw
 
 DEVICE = "PCA9634 LED driver"
@@ -53,15 +54,11 @@ class Pca9634:
         self.buzzer_channel = buzzer_channel
         self.buzzer_level = buzzer_level
         self._beep_lock = asyncio.Lock()
+        self._configured = False
 
     async def probe(self) -> None:
         """Wake the chip, set every channel to PWM, and check MODE1/MODE2 read back as written."""
-        await self.chip.write_register(MODE1, MODE1_NORMAL)
-        await asyncio.sleep(OSCILLATOR_START_S)
-        await self.chip.write_register(MODE2, MODE2_TOTEM_POLE)
-        await self.chip.write_registers(
-            AUTO_INCREMENT_ALL | LEDOUT0, bytes([LEDOUT_ALL_PWM, LEDOUT_ALL_PWM])
-        )
+        await self._configure()
         mode1 = await self.chip.read_register(MODE1) & ~MODE1_AI_BITS
         mode2 = await self.chip.read_register(MODE2)
         if (mode1, mode2) != (MODE1_NORMAL, MODE2_TOTEM_POLE):
@@ -75,14 +72,33 @@ class Pca9634:
         levels = (colour.red, colour.green, colour.blue, colour.white)
         if any(not 0 <= level <= 0xFF for level in levels):
             raise ValueError(f"colour levels must be 0..255: {colour}")
-        await self.chip.write_registers(AUTO_INCREMENT_ALL | PWM0, bytes(levels))
+        await self._write(PWM0, bytes(levels))
 
     async def beep(self, duration_s: float) -> None:
         """Buzzer on for `duration_s`, then off (also when cancelled); beeps do not overlap."""
         register = PWM0 + self.buzzer_channel
         async with self._beep_lock:
-            await self.chip.write_register(register, self.buzzer_level)
+            await self._write(register, bytes([self.buzzer_level]))
             try:
                 await asyncio.sleep(max(duration_s, 0.0))
             finally:
-                await self.chip.write_register(register, 0)
+                await self._write(register, b"\x00")
+
+    async def _write(self, register: int, data: bytes) -> None:
+        """Write registers, setting the chip up first after power-up or a bus error."""
+        try:
+            if not self._configured:
+                await self._configure()
+            await self.chip.write_registers(AUTO_INCREMENT_ALL | register, data)
+        except DeviceError:
+            self._configured = False  # the chip may have reset: set it up again next time
+            raise
+
+    async def _configure(self) -> None:
+        await self.chip.write_register(MODE1, MODE1_NORMAL)
+        await asyncio.sleep(OSCILLATOR_START_S)
+        await self.chip.write_register(MODE2, MODE2_TOTEM_POLE)
+        await self.chip.write_registers(
+            AUTO_INCREMENT_ALL | LEDOUT0, bytes([LEDOUT_ALL_PWM, LEDOUT_ALL_PWM])
+        )
+        self._configured = True

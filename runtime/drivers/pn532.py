@@ -46,7 +46,7 @@ class FrameError(ValueError):
 def encode_frame(tfi: int, data: bytes) -> bytes:
     """A normal information frame: preamble, start code, LEN, LCS, TFI, data, DCS, postamble."""
     body = bytes([tfi]) + data
-    if len(body) > 0xFE:
+    if len(body) > 0xFF:
         raise ValueError(f"a normal frame carries at most 254 data bytes, not {len(data)}")
     return (
         b"\x00"
@@ -201,12 +201,16 @@ class Pn532:
         """Send a command, wait for ACK and response; the response's parameters."""
         async with self._lock:
             await self.chip.write(encode_frame(HOST_TO_PN532, bytes([command]) + params))
-            ack = await self._read_when_ready(len(ACK_FRAME), self.ack_timeout_s, "an ACK")
+            ack = await self._read_when_ready(
+                len(ACK_FRAME), self.ack_timeout_s, f"ACK to command 0x{command:02x}"
+            )
             if not is_ack(ack):
                 raise self.chip.garbage(f"expected an ACK to 0x{command:02x}, read {ack.hex()}")
             try:
                 frame = await self._read_when_ready(
-                    self.max_frame_bytes, self.response_timeout_s, f"the answer to 0x{command:02x}"
+                    self.max_frame_bytes,
+                    self.response_timeout_s,
+                    f"answer to command 0x{command:02x}",
                 )
             except DeviceTimeout:
                 await self._abort()
