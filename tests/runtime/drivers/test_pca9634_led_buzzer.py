@@ -118,7 +118,7 @@ def test_a_beep_sounds_at_half_duty_for_its_duration_without_blocking_the_loop(
         buzzer = Pca9634(bus)
         await buzzer.probe()
         beep = asyncio.create_task(buzzer.beep(0.2))
-        for _ in range(200):  # the loop keeps running while the buzzer sounds
+        for _ in range(2000):  # the loop keeps running while the buzzer sounds
             if board.led.buzzer_on:
                 break
             await asyncio.sleep(0.001)
@@ -150,7 +150,7 @@ def test_a_cancelled_beep_still_turns_the_buzzer_off(tmp_path: Path) -> None:
         buzzer = Pca9634(bus)
         await buzzer.probe()
         beep = asyncio.create_task(buzzer.beep(30.0))
-        for _ in range(200):
+        for _ in range(2000):
             if board.led.buzzer_on:
                 break
             await asyncio.sleep(0.001)
@@ -169,7 +169,7 @@ def test_the_buzzer_channel_comes_from_the_constructor(tmp_path: Path) -> None:
         buzzer = Pca9634(bus, buzzer_channel=6)
         await buzzer.probe()
         beep = asyncio.create_task(buzzer.beep(0.2))
-        for _ in range(200):
+        for _ in range(2000):
             if board.led.buzzer_on:
                 break
             await asyncio.sleep(0.001)
