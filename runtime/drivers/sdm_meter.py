@@ -24,6 +24,7 @@ _BOTH = frozenset({SDM630, SDM72D})
 
 # Holding registers 0xFC00..0xFC01: serial number, u32 (both models).
 HR_SERIAL_NUMBER = 0xFC00
+_ERASED_SERIALS = (0x0000_0000, 0xFFFF_FFFF)
 # Eastron protocol: at most 40 parameters (80 registers) per request.
 MAX_SPAN_REGISTERS = 80
 # Plausibility bounds of an AC installation up to 500 V phase voltage and 200 A per phase.
@@ -183,7 +184,13 @@ class SdmMeter:
     async def probe(self) -> MeterInfo:
         """Read the serial number (holding 0xFC00, u32)."""
         high, low = await self._unit.read_holding_registers(HR_SERIAL_NUMBER, 2)
-        return MeterInfo(model=MODEL_NAMES[self._model], serial_number=high << 16 | low)
+        serial = high << 16 | low
+        if serial in _ERASED_SERIALS:
+            raise self._unit.ref.garbage(
+                f"serial number 0x{serial:08x} (register 0x{HR_SERIAL_NUMBER:04x}) is an erased "
+                "value, not a meter's; check the meter type and address"
+            )
+        return MeterInfo(model=MODEL_NAMES[self._model], serial_number=serial)
 
     async def read(self) -> MeterReading:
         """One reading; energy lower than this driver's last good reading is garbage."""

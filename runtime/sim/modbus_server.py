@@ -51,6 +51,7 @@ class _Endpoint:
     device: RegisterDevice
     fault: BusFault = BusFault.NONE
     exception_code: ExcCodes = ExcCodes.DEVICE_FAILURE
+    _echo: tuple[int, tuple[int, ...]] = (-1, ())
 
     async def action(
         self,
@@ -68,7 +69,9 @@ class _Endpoint:
             return self.exception_code
         try:
             if set_values is not None:
-                self.device.write_holding_registers(address, [int(v) for v in set_values])
+                written = [int(v) for v in set_values]
+                self.device.write_holding_registers(address, written)
+                self._echo = (address, tuple(written))
                 return None
             words = self._read(function_code, address, count)
         except RegisterError as refused:
@@ -83,6 +86,9 @@ class _Endpoint:
         return None
 
     def _read(self, function_code: int, address: int, count: int) -> list[int]:
+        if function_code == _WRITE_SINGLE and self._echo[0] == address:
+            # Modbus spec §6.6: the FC06 reply echoes the request (pymodbus reads back instead).
+            return list(self._echo[1][:count])
         if function_code == _READ_INPUT:
             return self.device.read_input_registers(address, count)
         if function_code in (_READ_HOLDING, _WRITE_SINGLE, _WRITE_MULTIPLE):

@@ -17,7 +17,8 @@ HIGH_LIMIT = 960  # 85..96 %: A = (duty % - 64) * 2.5
 NO_CHARGING_ABOVE = 970  # 96..97 %: 80 A; > 97 %: no charging
 MIN_CURRENT_A = 6.0
 MAX_CURRENT_A = 80.0
-_SPLIT_A = 51.0  # 85 % * 0.6 = (85 - 64) * 2.5
+# The table jumps at 85 %: 85 * 0.6 = 51 A, just above it (85.1 - 64) * 2.5 = 52.75 A.
+_LINEAR_TOP_A = 51.0
 
 
 def offered_current_a(duty_permille: int) -> float:
@@ -37,8 +38,8 @@ def duty_for_current(current_a: float) -> int:
     """The duty [permille] that offers at most `current_a` (6..80 A), as close as possible."""
     if not MIN_CURRENT_A <= current_a <= MAX_CURRENT_A:
         raise ValueError(f"{current_a} A is outside the pilot's 6..80 A range")
-    if current_a <= _SPLIT_A:
+    if current_a <= _LINEAR_TOP_A:
         duty = math.floor(round(current_a / 0.6 * 10, 9))
-    else:
-        duty = math.floor(round((current_a / 2.5 + 64) * 10, 9))
+    else:  # between 51 and 52.75 A the best offer not above the request is 85 % (51 A)
+        duty = max(LINEAR_LIMIT, math.floor(round((current_a / 2.5 + 64) * 10, 9)))
     return max(TEN_PERCENT, min(duty, HIGH_LIMIT))
