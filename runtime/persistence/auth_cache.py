@@ -14,6 +14,7 @@ from typing import Any
 
 from runtime.persistence.database import Database
 from runtime.persistence.timestamps import from_db, optional_from_db, to_db
+from runtime.persistence.values import require_id_tag
 
 DEFAULT_MAX_ENTRIES = 1000
 NEXT_USE = "(SELECT COALESCE(MAX(last_used), 0) + 1 FROM auth_cache)"
@@ -66,8 +67,7 @@ class AuthCache:
         now: datetime,
     ) -> AuthEntry:
         """Store the backoffice's answer for `id_tag`, evicting the least recently used if full."""
-        if not isinstance(id_tag, str) or not id_tag:
-            raise ValueError(f"id_tag must be a non-empty string, got {id_tag!r}")
+        require_id_tag(id_tag)
         status = AuthorizationStatus(status)
         expires_at = None if expiry is None else to_db(expiry)
         with self._db.write() as connection:

@@ -28,6 +28,7 @@ from runtime.persistence.transaction_records import (
     Transaction,
     TransactionStatus,
 )
+from runtime.persistence.values import require_evse, require_id_tag, require_wh
 
 __all__ = [
     "MeterSample",
@@ -77,10 +78,9 @@ class TransactionStore:
         self, id_tag: str, meter_start_wh: int, evse_id: int, now: datetime, rng: IdSource
     ) -> Transaction:
         """Begin a transaction on `evse_id`; TransactionAlreadyActive if one is running there."""
-        _require_wh("meter_start_wh", meter_start_wh)
-        _require_evse(evse_id)
-        if not isinstance(id_tag, str) or not id_tag:
-            raise ValueError(f"id_tag must be a non-empty string, got {id_tag!r}")
+        require_wh("meter_start_wh", meter_start_wh)
+        require_evse(evse_id)
+        require_id_tag(id_tag)
         started_at = to_db(now)
         with self._db.write() as connection:
             running = _one(connection, "WHERE evse_id = ? AND status = 'active'", evse_id)
@@ -102,7 +102,7 @@ class TransactionStore:
         self, transaction_id: int, meter_stop_wh: int, reason: StopReason, now: datetime
     ) -> Transaction:
         """End an active transaction; an already ended one is returned unchanged."""
-        _require_wh("meter_stop_wh", meter_stop_wh)
+        require_wh("meter_stop_wh", meter_stop_wh)
         reason = StopReason(reason)
         ended_at = to_db(now)
         with self._db.write() as connection:
@@ -233,7 +233,7 @@ class TransactionStore:
         currents_a: tuple[float, float, float],
     ) -> MeterSample:
         """Record one meter reading (energy register, power, L1 to L3 currents) of a transaction."""
-        _require_wh("energy_wh", energy_wh)
+        require_wh("energy_wh", energy_wh)
         if len(currents_a) != 3:
             raise ValueError(f"currents_a must hold L1, L2, L3, got {currents_a!r}")
         l1, l2, l3 = (float(current) for current in currents_a)
@@ -278,16 +278,6 @@ class TransactionStore:
             fallback,
         )
         return fallback
-
-
-def _require_wh(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer number of Wh, got {value!r}")
-
-
-def _require_evse(evse_id: int) -> None:
-    if not isinstance(evse_id, int) or isinstance(evse_id, bool) or evse_id < 1:
-        raise ValueError(f"evse_id must be an integer >= 1, got {evse_id!r}")
 
 
 def _unused_transaction_id(connection: sqlite3.Connection, rng: IdSource) -> int:

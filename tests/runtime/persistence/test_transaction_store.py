@@ -173,11 +173,12 @@ def test_meter_values_must_be_non_negative_integer_wh(
         store.stop(tx.transaction_id, bad, StopReason.LOCAL, T0)  # type: ignore[arg-type]
 
 
-def test_start_refuses_an_empty_tag_a_bad_evse_and_a_naive_time(
+def test_start_refuses_a_bad_tag_a_bad_evse_and_a_naive_time(
     store: TransactionStore, rng: random.Random
 ) -> None:
-    with pytest.raises(ValueError, match="id_tag"):
-        store.start("", 0, 1, T0, rng)
+    for bad_tag in ("", "A" * 37, "NUL\x00BYTE", "line\nbreak"):
+        with pytest.raises(ValueError, match="id_tag"):
+            store.start(bad_tag, 0, 1, T0, rng)
     with pytest.raises(ValueError, match="evse_id"):
         store.start(TAG, 0, 0, T0, rng)
     with pytest.raises(ValueError, match="no time zone"):
@@ -321,6 +322,12 @@ def test_transactions_survive_closing_and_reopening_the_file(
         store = TransactionStore(db)
         assert list(store.all()) == [ended, active]
         assert store.active(1) == active
+
+
+def test_an_ocpp_2_id_token_of_36_characters_is_accepted(
+    store: TransactionStore, rng: random.Random
+) -> None:
+    assert store.start("E" * 36, 0, 1, T0, rng).id_tag == "E" * 36
 
 
 def test_unknown_lookups_return_none(store: TransactionStore) -> None:
