@@ -143,7 +143,13 @@ class Database:
                 finally:
                     self._depth -= 1
                 return
-            connection.execute(begin)
+            try:
+                connection.execute(begin)
+            except sqlite3.OperationalError as error:
+                raise PersistenceError(
+                    f"{self._path}: cannot begin a transaction ({error}); another process may "
+                    "hold the write lock for longer than the busy timeout"
+                ) from error
             self._depth = 1
             try:
                 yield connection

@@ -149,6 +149,19 @@ def test_threads_can_share_one_database(db_path: Path) -> None:
         assert count == THREADS * WRITES_PER_THREAD
 
 
+def test_a_write_lock_held_too_long_by_another_connection_names_the_file(db_path: Path) -> None:
+    with Database.open(db_path) as holder, Database.open(db_path, busy_timeout_s=0.05) as other:
+        with (
+            holder.write(),
+            pytest.raises(PersistenceError, match="write lock") as busy,
+            other.write(),
+        ):
+            pass
+        assert str(db_path) in str(busy.value)
+        with other.write() as connection:  # free again once the holder committed
+            connection.execute("SELECT 1")
+
+
 def test_using_a_closed_database_says_to_open_it_again(db_path: Path) -> None:
     db = Database.open(db_path)
     db.close()
