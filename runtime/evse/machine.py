@@ -82,6 +82,16 @@ def _transition(row: Row) -> dict[str, Any]:
 
 
 TRANSITIONS = [_transition(row) for row in TABLE]
+# Which triggers each state answers to: the level-triggered inputs fire only these, so an
+# input that means nothing in a state is skipped instead of logged as invalid.
+TRIGGERS_OF: dict[EvseState, frozenset[str]] = {
+    state: frozenset(
+        trigger
+        for trigger, source, _, _ in TABLE
+        if state is source or (isinstance(source, list) and state in source)
+    )
+    for state in EvseState
+}
 
 
 @dataclass(frozen=True)
@@ -146,33 +156,38 @@ class SessionMachine:
         return self.look.in_session
 
     def sync(self) -> None:
-        """Apply this cycle's inputs: faults first, then availability, cable, car and power."""
-        trigger = self.trigger  # type: ignore[attr-defined]
-        trigger("fault_present" if self.inputs.faults else "faults_gone")
-        trigger("made_operative" if self.inputs.operative else "made_inoperative")
-        trigger("vehicle_connected" if self.vehicle_present() else "vehicle_absent")
-        trigger("vehicle_ready" if self.vehicle_requesting() else "vehicle_paused")
-        trigger("power_restored" if self.power_available() else "power_withdrawn")
+        """Apply this cycle's inputs: faults first, then cable, car, power and availability."""
+        fire = self._fire
+        fire("fault_present" if self.inputs.faults else "faults_gone")
+        fire("vehicle_connected" if self.vehicle_present() else "vehicle_absent")
+        fire("vehicle_ready" if self.vehicle_requesting() else "vehicle_paused")
+        fire("power_restored" if self.power_available() else "power_withdrawn")
+        fire("made_operative" if self.inputs.operative else "made_inoperative")
+
+    def _fire(self, trigger: str) -> bool:
+        if trigger not in TRIGGERS_OF[self.state]:
+            return False
+        return bool(self.trigger(trigger))  # type: ignore[attr-defined]
 
     def start(self) -> None:
         """Leave BOOTING once the power board has answered."""
-        self.trigger("booted")  # type: ignore[attr-defined]
+        self._fire("booted")
 
     def authorize(self, id_tag: str) -> bool:
         """An accepted card or tag; returns whether it started (or armed) a session."""
         if self.state not in (S.AVAILABLE, S.CONNECTED):
             return False
         self.id_tag = id_tag
-        return bool(self.trigger("authorized"))  # type: ignore[attr-defined]
+        return self._fire("authorized")
 
     def stop(self, reason: str) -> bool:
         """End the session (or cancel a waiting authorization); returns whether anything ended."""
         self._stop_reason = reason
-        return bool(self.trigger("stop_requested"))  # type: ignore[attr-defined]
+        return self._fire("stop_requested")
 
     def expire_authorization(self) -> None:
         """No cable arrived in time after a card."""
-        self.trigger("authorization_expired")  # type: ignore[attr-defined]
+        self._fire("authorization_expired")
 
     def take_effects(self) -> list[Effect]:
         """Hand the queued effects to the controller, in order."""

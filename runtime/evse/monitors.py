@@ -109,6 +109,10 @@ class TiltBumpMonitor:
         """Take `rest` as the mounted position ("save tilt + calibrate")."""
         self._rest = rest
 
+    def forget_calibration(self) -> None:
+        """Take the next sample as the new rest position."""
+        self._rest = None
+
     def check(self, sample: Acceleration) -> str | None:
         """'tilt' or 'bump' when the sample breaks a limit, else None."""
         if not self._settings.enabled or self._rest is None:

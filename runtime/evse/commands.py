@@ -1,0 +1,95 @@
+"""Commands from outside the controller (OCPP service, web configurator, simulation CLI).
+
+Each takes the controller's lock, acts on the state machine or the limits, and answers with
+the OCPP-style status the caller reports back (Accepted, Rejected, Scheduled, NotSupported).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Literal
+
+from runtime.evse.controller import Controller
+from runtime.evse.states import EvseState
+from runtime.hardware.errors import DeviceError
+
+log = logging.getLogger(__name__)
+
+Answer = Literal["Accepted", "Rejected", "Scheduled", "NotSupported"]
+
+
+class Commands:
+    """What other services may ask of the charging controller."""
+
+    def __init__(self, controller: Controller, shutdown: asyncio.Event) -> None:
+        self._controller = controller
+        self._shutdown = shutdown
+
+    async def remote_start(self, id_tag: str) -> Answer:
+        """OCPP RemoteStartTransaction: authorize `id_tag` as if its card was presented."""
+        machine = self._controller.machine
+        async with self._controller.lock:
+            if machine.state not in (EvseState.AVAILABLE, EvseState.CONNECTED):
+                return "Rejected"
+            return "Accepted" if machine.authorize(id_tag) else "Rejected"
+
+    async def remote_stop(self, transaction_id: int) -> Answer:
+        """OCPP RemoteStopTransaction of the open transaction."""
+        active = self._controller.sessions.active
+        if active is None or transaction_id not in (
+            active.transaction_id,
+            active.csms_transaction_id,
+        ):
+            return "Rejected"
+        async with self._controller.lock:
+            return "Accepted" if self._controller.machine.stop("Remote") else "Rejected"
+
+    async def change_availability(self, operative: bool) -> Answer:
+        """OCPP ChangeAvailability; during a session it takes effect when the session ends."""
+        async with self._controller.lock:
+            self._controller.machine.inputs.operative = operative
+            busy = self._controller.machine.in_session
+        return "Scheduled" if busy and not operative else "Accepted"
+
+    async def set_current_limit(
+        self, current_a: float | None, expires_at: datetime | None
+    ) -> Answer:
+        """An external limit (OCPP smart charging, load balancing); None removes it."""
+        limit = self._controller.external_limit
+        async with self._controller.lock:
+            if current_a is None:
+                limit.clear()
+            else:
+                limit.set(current_a, expires_at)
+        return "Accepted"
+
+    async def reset(self, kind: Literal["soft", "hard"]) -> Answer:
+        """OCPP Reset: end the session, then restart the service (supervisord brings it back)."""
+        async with self._controller.lock:
+            self._controller.machine.stop("SoftReset" if kind == "soft" else "HardReset")
+        log.warning("%s reset requested: the service restarts once the session is closed", kind)
+        self._shutdown.set()
+        return "Accepted"
+
+    async def unlock(self) -> Answer:
+        """OCPP UnlockConnector: the Type 2 cable is fixed, there is no lock to open."""
+        return "NotSupported"
+
+    async def set_updating(self, updating: bool) -> Answer:
+        """A firmware update runs: the LED blinks blue/green (manual, Admin page)."""
+        self._controller.indicator.updating = updating
+        return "Accepted"
+
+    async def clear_faults(self) -> Answer:
+        """Clear what may be cleared (tilt, stuck contactor) and recalibrate the tilt sensor."""
+        controller = self._controller
+        async with controller.lock:
+            cleared = controller.faults.clear()
+            controller.tilt.forget_calibration()
+        try:
+            await controller.devices.power_board.clear_faults()
+        except DeviceError as error:
+            log.warning("power board did not clear its faults: %s", error)
+        return "Accepted" if cleared else "Rejected"
