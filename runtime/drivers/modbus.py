@@ -67,7 +67,8 @@ class ModbusBus:
     ) -> None:
         self.label = label
         self.timeout_s = timeout_s
-        self._client = make_client(self._trace_packet)
+        self._make_client = make_client
+        self._client: ModbusClient | None = None  # made on first use, inside the event loop
         self._lock = asyncio.Lock()
         self._received = b""
 
@@ -121,7 +122,8 @@ class ModbusBus:
     async def close(self) -> None:
         """Close the port or socket; the next request opens it again."""
         async with self._lock:
-            self._client.close()
+            if self._client is not None:
+                self._client.close()
 
     async def read_input_registers(
         self, unit: int, address: int, count: int, *, device: str = "Modbus device"
@@ -199,9 +201,9 @@ class ModbusBus:
         async with self._lock:
             try:
                 async with asyncio.timeout(2 * self.timeout_s + _GUARD_SLACK_S):
-                    await self._ensure_connected(ref)
+                    client = await self._connected_client(ref)
                     self._received = b""
-                    reply = await request(self._client)
+                    reply = await request(client)
             except (ModbusException, OSError, TimeoutError) as error:
                 self._drop_connection(ref, error)
                 if self._received:
@@ -218,16 +220,18 @@ class ModbusBus:
             raise ref.garbage(f"{what}: reply has function code {reply.function_code}")
         return reply
 
-    async def _ensure_connected(self, ref: DeviceRef) -> None:
-        if self._client.connected:
-            return
-        if not await self._client.connect():
+    async def _connected_client(self, ref: DeviceRef) -> ModbusClient:
+        if self._client is None:
+            self._client = self._make_client(self._trace_packet)
+        if not self._client.connected and not await self._client.connect():
             raise ref.timeout(f"cannot open {self.label}")
+        return self._client
 
     def _drop_connection(self, ref: DeviceRef, error: BaseException) -> None:
         # A late or half reply would otherwise be read as the answer to the next request.
         _LOG.debug("%s at %s: %r; reopening the bus", ref.device, ref.where, error)
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     def _trace_packet(self, sending: bool, data: bytes) -> bytes:
         if not sending:

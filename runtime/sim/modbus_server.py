@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
@@ -227,14 +228,16 @@ class SimBus:
 class SimModbusServer:
     """The charger's simulated Modbus buses by name ("internal", "external", ...)."""
 
-    def __init__(self, *, host: str = LOOPBACK) -> None:
+    def __init__(self, *, host: str = LOOPBACK, ports: Mapping[str, int] | None = None) -> None:
         self.host = host
+        self._fixed_ports = dict(ports or {})
         self._buses: dict[str, SimBus] = {}
 
     def bus(self, name: str = INTERNAL_BUS) -> SimBus:
-        """The bus called `name`, created on first use."""
+        """The bus called `name`, created on first use (port from `ports`, else any free one)."""
         if name not in self._buses:
-            self._buses[name] = SimBus(name, host=self.host)
+            port = self._fixed_ports.get(name, 0)
+            self._buses[name] = SimBus(name, host=self.host, port=port)
         return self._buses[name]
 
     def add_device(self, unit: int, device: RegisterDevice, *, bus: str = INTERNAL_BUS) -> None:

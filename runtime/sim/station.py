@@ -110,9 +110,10 @@ def serve_station(
     power_board_unit: int = 1,
     meter_unit: int = 2,
     host: str = LOOPBACK,
+    port: int = 0,
 ) -> SimModbusServer:
     """A server with the station's board and meter on the internal bus (call `start()`)."""
-    server = SimModbusServer(host=host)
+    server = SimModbusServer(host=host, ports={INTERNAL_BUS: port})
     server.add_device(power_board_unit, station.board, bus=INTERNAL_BUS)
     server.add_device(meter_unit, station.meter, bus=INTERNAL_BUS)
     return server

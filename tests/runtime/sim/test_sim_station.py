@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
 from runtime.drivers.modbus import ModbusBus
 from runtime.drivers.power_board import ModbusPowerBoard
 from runtime.drivers.sdm_meter import SdmMeter
-from runtime.hardware.errors import DeviceTimeout
+from runtime.hardware.errors import DeviceError, DeviceTimeout
 from runtime.hardware.types import CpState
 from runtime.sim.car import CarSpec, SimCar
 from runtime.sim.meter import SimMeter
@@ -106,5 +107,47 @@ def test_the_real_time_loop_advances_the_station() -> None:
         runner.cancel()
         assert station.board.heartbeat >= 3
         assert station.time_s > 0
+
+    asyncio.run(scenario())
+
+
+def test_the_bus_reopens_after_the_simulated_server_restarts() -> None:
+    async def scenario() -> None:
+        station = SimStation()
+        first = serve_station(station)
+        port = (await first.start())["internal"]
+        bus = ModbusBus.loopback(LOOPBACK, port, timeout_s=TIMEOUT_S)
+        board = ModbusPowerBoard(bus, 1)
+        await board.probe()
+        await first.stop()
+        with pytest.raises(DeviceError):
+            await board.read_status()
+        second = serve_station(station, port=port)
+        await second.start()
+        try:
+            assert (await board.read_status()).cp_state is CpState.A
+        finally:
+            await bus.close()
+            await second.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_bus_made_outside_the_event_loop_works_inside_it() -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nobody listens there
+        probe.bind((LOOPBACK, 0))
+        closed_port = probe.getsockname()[1]
+    bus = ModbusBus.loopback(LOOPBACK, closed_port, timeout_s=TIMEOUT_S)
+
+    async def scenario() -> None:
+        async with serve_station(SimStation(), port=0) as server:
+            with pytest.raises(
+                DeviceTimeout, match=rf"cannot open sim tcp {LOOPBACK}:{closed_port}"
+            ):
+                await bus.read_input_registers(1, 0, 1)
+            ok = ModbusBus.loopback(LOOPBACK, server.port(), timeout_s=TIMEOUT_S)
+            assert await ok.read_input_registers(1, 0, 1) == [0x5665]
+            await ok.close()
+        await bus.close()
 
     asyncio.run(scenario())
