@@ -45,6 +45,7 @@ class SdmRegister:
     models: frozenset[MeterType] = _BOTH
 
 
+# The SDM72D v1 (without "-M") has only the power and energy registers and is not supported.
 SDM_REGISTERS: tuple[SdmRegister, ...] = (
     SdmRegister("voltage_l1", 0x0000, "V", "Phase 1 line to neutral volts"),
     SdmRegister("voltage_l2", 0x0002, "V", "Phase 2 line to neutral volts"),

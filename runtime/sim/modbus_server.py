@@ -24,7 +24,12 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 from pymodbus.simulator.simdevice import SimAction
 
-from runtime.sim.register_device import RegisterDevice, RegisterError, RegisterSpan
+from runtime.sim.register_device import (
+    IllegalFunction,
+    RegisterDevice,
+    RegisterError,
+    RegisterSpan,
+)
 
 _LOG = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
@@ -94,7 +99,7 @@ class _Endpoint:
             return self.device.read_input_registers(address, count)
         if function_code in (_READ_HOLDING, _WRITE_SINGLE, _WRITE_MULTIPLE):
             return self.device.read_holding_registers(address, count)
-        raise RegisterError(f"function code {function_code} is not supported")
+        raise IllegalFunction(f"function code {function_code} is not supported")
 
 
 async def _nobody(

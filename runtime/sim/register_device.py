@@ -17,6 +17,12 @@ class RegisterError(Exception):
     code = 4
 
 
+class IllegalFunction(RegisterError):
+    """Exception code 1: a function code the device does not implement."""
+
+    code = 1
+
+
 class IllegalAddress(RegisterError):
     """Exception code 2: a register outside the device's map."""
 

@@ -8,6 +8,8 @@ import tty
 
 import pytest
 from modbus_harness import BOARD_UNIT, METER_UNIT, TEST_TIMEOUT_S, Rig, run_rig
+from pymodbus import FramerType
+from pymodbus.client import AsyncModbusTcpClient
 
 from runtime.drivers import power_board_registers as reg
 from runtime.drivers.modbus import ModbusBus
@@ -161,5 +163,18 @@ def test_device_errors_carry_device_and_address_fields() -> None:
             await rig.bus.read_input_registers(BOARD_UNIT, 0, 1, device="EVSE power board")
         assert raised.value.device == "EVSE power board"
         assert raised.value.where == rig.where_board
+
+    run_rig(scenario)
+
+
+def test_coils_are_an_illegal_function_on_the_simulated_devices() -> None:
+    async def scenario(rig: Rig) -> None:
+        port = rig.server.port()
+        client = AsyncModbusTcpClient(LOOPBACK, port=port, framer=FramerType.RTU, timeout=1)
+        await client.connect()
+        reply = await client.read_coils(0, count=1, device_id=BOARD_UNIT)
+        client.close()
+        assert reply.isError()
+        assert reply.exception_code == 1
 
     run_rig(scenario)
