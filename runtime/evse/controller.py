@@ -213,7 +213,7 @@ class Controller:
         for effect in self.machine.take_effects():
             if isinstance(effect, StartSession):
                 self.overcurrent.reset()
-                ok = await self.sessions.start(effect.id_tag, await self._fresh_meter())
+                ok = await self.sessions.start(effect.id_tag, await self.fresh_meter())
                 if not ok:
                     self.faults.report(FaultKind.METER, True, "no meter reading to start on")
                     self.machine.inputs.faults = self.faults.kinds
@@ -223,7 +223,7 @@ class Controller:
         if self.sessions.stopping and not self.governor.outputs.contactor_closed:
             contactor_open = self.board is None or not self.board.contactor_closed
             if contactor_open or FaultKind.POWER_BOARD in self.faults.kinds:
-                await self.sessions.finish(await self._fresh_meter())
+                await self.sessions.finish(await self.fresh_meter())
                 self._urgent_stop = False
 
     async def _apply_outputs(self, status: PowerBoardStatus | None) -> None:
@@ -285,7 +285,8 @@ class Controller:
         self.meter, self.meter_at = reading, self.clock.now()
         return reading
 
-    async def _fresh_meter(self) -> MeterReading | None:
+    async def fresh_meter(self) -> MeterReading | None:
+        """A new meter reading, or the last good one when the meter does not answer."""
         reading = await self._read_meter()
         return reading if reading is not None else self.meter
 

@@ -36,6 +36,10 @@ class PowerBoard(Protocol):
         """Ask the board to clear latched faults that its rules allow to be cleared."""
         ...
 
+    async def set_watchdog(self, timeout_s: int) -> None:
+        """Without a command for `timeout_s` the board opens the contactor itself (0 = off)."""
+        ...
+
 
 class EnergyMeter(Protocol):
     """A Modbus kWh meter (MID meter inside, or an external meter)."""

@@ -1,0 +1,145 @@
+"""The `evse` service's lifecycle: start the devices, run the loops, stop safely.
+
+Each loop runs its step at a fixed period and survives anything its step raises (logged);
+the control loop, if it keeps failing, drives the power board to the safe state directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from runtime.evse.commands import Commands
+from runtime.evse.controller import (
+    CARD_PERIOD_S,
+    METER_PERIOD_S,
+    POLL_PERIOD_S,
+    TILT_PERIOD_S,
+    Controller,
+)
+from runtime.evse.faults import FaultKind
+from runtime.evse.iec61851 import PWM_OFF_PERMILLE
+from runtime.hardware.errors import DeviceError
+from runtime.persistence.event_log import EventLog
+from runtime.persistence.transactions import TransactionStore
+
+log = logging.getLogger(__name__)
+
+LED_PERIOD_S = 0.1
+WATCHDOG_S = 3  # the power board opens the contactor itself after 3 s without a command
+WATCHDOG_REFRESH_S = 1.0
+CONTROL_FAILURES_BEFORE_SAFE_STATE = 3
+
+
+@dataclass(frozen=True)
+class EvseContext:
+    """Everything the local API needs from the running service."""
+
+    controller: Controller
+    commands: Commands
+    transactions: TransactionStore
+    event_log: EventLog
+
+
+async def start_controller(controller: Controller) -> None:
+    """Probe the devices, arm the board's watchdog and close sessions a crash left open."""
+    devices = controller.devices
+    try:
+        controller.board_info = await devices.power_board.probe()
+        await devices.power_board.set_watchdog(WATCHDOG_S)
+    except DeviceError as error:
+        log.error("power board: %s", error)
+    closed = await controller.sessions.recover(await controller.fresh_meter())
+    for transaction in closed:
+        log.warning("closed transaction %s left open by a restart", transaction.transaction_id)
+    profile = controller.profile
+    if devices.rfid is not None and profile.authorization.rfid_enabled:
+        try:
+            await devices.rfid.probe()
+        except DeviceError as error:
+            log.error("RFID reader: %s", error)
+            controller.faults.report(FaultKind.RFID_READER, True, str(error))
+    if devices.accelerometer is not None and profile.safety.tilt_bump.enabled:
+        try:
+            await devices.accelerometer.probe()
+        except DeviceError as error:
+            log.error("accelerometer: %s (tilt/bump detection inactive)", error)
+
+
+async def run_controller(controller: Controller, stop: asyncio.Event) -> None:
+    """Run every loop until `stop` is set, then leave the charger safe."""
+    loops = [
+        _every(POLL_PERIOD_S, controller.control_step, stop, on_failures=_safe_state(controller)),
+        _every(METER_PERIOD_S, controller.meter_step, stop),
+        _every(CARD_PERIOD_S, controller.card_step, stop),
+        _every(TILT_PERIOD_S, controller.tilt_step, stop),
+        _every(LED_PERIOD_S, controller.led_step, stop),
+        _every(WATCHDOG_REFRESH_S, _refresh_watchdog(controller), stop),
+    ]
+    tasks = [asyncio.create_task(loop) for loop in loops]
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await shutdown_controller(controller)
+
+
+async def shutdown_controller(controller: Controller) -> None:
+    """Stop any session, open the contactor and record the transaction's end."""
+    async with controller.lock:
+        controller.machine.stop("SoftReset")
+        controller.machine.take_effects()
+    board = controller.devices.power_board
+    with contextlib.suppress(DeviceError):
+        await board.set_pwm(PWM_OFF_PERMILLE)
+        await board.set_contactor(False)
+    if controller.sessions.active is not None:
+        controller.sessions.request_stop("SoftReset")
+        await controller.sessions.finish(await controller.fresh_meter())
+
+
+def _safe_state(controller: Controller) -> Callable[[], Awaitable[None]]:
+    async def safe() -> None:
+        board = controller.devices.power_board
+        with contextlib.suppress(DeviceError):
+            await board.set_contactor(False)
+            await board.set_pwm(PWM_OFF_PERMILLE)
+
+    return safe
+
+
+def _refresh_watchdog(controller: Controller) -> Callable[[], Awaitable[None]]:
+    async def refresh() -> None:
+        with contextlib.suppress(DeviceError):
+            await controller.devices.power_board.set_watchdog(WATCHDOG_S)
+
+    return refresh
+
+
+async def _every(
+    period_s: float,
+    step: Callable[[], Awaitable[None]],
+    stop: asyncio.Event,
+    on_failures: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    loop = asyncio.get_running_loop()
+    failures = 0
+    next_at = loop.time()
+    while not stop.is_set():
+        try:
+            await step()
+            failures = 0
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug in one step must not stop the charger's loops
+            failures += 1
+            log.exception("%s failed (%d in a row)", getattr(step, "__name__", step), failures)
+            if on_failures is not None and failures >= CONTROL_FAILURES_BEFORE_SAFE_STATE:
+                await on_failures()
+        next_at = max(next_at + period_s, loop.time())
+        await asyncio.sleep(next_at - loop.time())
