@@ -87,6 +87,12 @@ class SimCar:
         self._plugged = False
         self._stop_drawing()
 
+    def become_full(self) -> None:
+        """The battery reaches the session's capacity now: the car stops drawing, back to B."""
+        self._capacity_kwh = self._energy_kwh
+        self._full = True
+        self._stop_drawing()
+
     def misbehave(self, fault: CarFault) -> None:
         """Start misbehaving (`CarFault.NONE` behaves again)."""
         self.fault = fault
@@ -100,6 +106,11 @@ class SimCar:
     def full(self) -> bool:
         """The car took its session capacity and wants no more energy."""
         return self._full
+
+    @property
+    def capacity_kwh(self) -> float:
+        """Energy this session takes before the car is full."""
+        return self._capacity_kwh
 
     @property
     def energy_kwh(self) -> float:

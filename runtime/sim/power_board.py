@@ -76,6 +76,10 @@ class SimPowerBoard:
         """The contacts weld: once closed, the contactor never opens again."""
         self._welded = True
 
+    def replace_contactor(self) -> None:
+        """A service technician fits a new contactor: no longer welded, state unchanged."""
+        self._welded = False
+
     @property
     def relay_welded(self) -> bool:
         """True when the contactor is welded (whether or not the board noticed yet)."""
