@@ -46,6 +46,7 @@ CARD_PERIOD_S = 0.2
 TILT_PERIOD_S = 0.1
 BOARD_SILENT_AFTER = 3  # failed polls in a row (150 ms) before "power board not answering"
 METER_SILENT_AFTER = 3
+METER_RETRY_WHEN_SILENT_S = 5.0  # a silent meter costs a bus timeout per try on a shared bus
 READER_SILENT_AFTER = 5
 CONTACTOR_FEEDBACK_S = 0.5  # feedback must follow the command within this (relay datasheet)
 BEEP_S = 0.08
@@ -104,6 +105,7 @@ class Controller:
         self._urgent_stop = False
         self._previous_state = self.machine.state
         self._shown: LedColour | None = None
+        self._meter_tried_at = float("-inf")
 
     # ----- limits -----------------------------------------------------------------------
     def effective_limit_a(self) -> float:
@@ -258,6 +260,11 @@ class Controller:
     # ----- the slower loops ------------------------------------------------------------
     async def meter_step(self) -> None:
         """Read the MID meter; watch for overcurrent; record samples during a session."""
+        if FaultKind.METER in self.faults.kinds:
+            now = self.clock.monotonic()
+            if now - self._meter_tried_at < METER_RETRY_WHEN_SILENT_S:
+                return
+            self._meter_tried_at = now
         reading = await self._read_meter()
         if reading is None:
             return
@@ -287,6 +294,8 @@ class Controller:
 
     async def fresh_meter(self) -> MeterReading | None:
         """A new meter reading, or the last good one when the meter does not answer."""
+        if FaultKind.METER in self.faults.kinds:
+            return self.meter
         reading = await self._read_meter()
         return reading if reading is not None else self.meter
 

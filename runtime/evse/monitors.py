@@ -15,7 +15,7 @@ from runtime.evse.iec61851 import MIN_PWM_RAISE_INTERVAL_S
 from runtime.hardware.types import Acceleration
 from schemas.safety import Overcurrent, Temperature, TiltBump
 
-DERATING_STEPS = (1.0, 0.75, 0.5, 0.25)  # power throttling in steps between derate and stop
+DERATING_STEPS = (0.75, 0.5, 0.25)  # power throttling in steps between derate and stop
 TEMPERATURE_HYSTERESIS_C = 5.0  # an over-temperature stop clears this far below the stop limit
 
 

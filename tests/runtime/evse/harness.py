@@ -36,6 +36,7 @@ from schemas import Profile
 REPO = Path(__file__).resolve().parents[3]
 SIMULATED = REPO / "profiles" / "simulated.yaml"
 WAIT_STEP_S = 0.02
+CARD_GONE_S = 0.3  # the reader polls every 200 ms: let it see the empty field
 FAST_CAR = CarSpec(phases=3, max_current_a=16, capacity_kwh=20, reaction_time_s=0.3)
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
@@ -86,6 +87,7 @@ class Rig:
         self.chips.rfid.present_card(uid)
         await asyncio.sleep(hold_s)
         self.chips.rfid.remove_card()
+        await asyncio.sleep(CARD_GONE_S)
 
     def plug(self, capacity_kwh: float | None = None) -> None:
         """Plug the car in."""

@@ -96,8 +96,9 @@ def test_a_different_card_is_refused_with_one_red_blink_and_charging_goes_on(
             await rig.until_state(S.CONNECTED)
             await rig.present_card(OWNER)
             await rig.until_state(S.CHARGING)
-            await rig.present_card(STRANGER, hold_s=0.3)
+            rig.chips.rfid.present_card(STRANGER)
             await rig.until_led(LedColour.RED, timeout_s=2)
+            rig.chips.rfid.remove_card()
             await rig.until_led(LedColour.BLUE, timeout_s=2)
             assert rig.state is S.CHARGING
 
@@ -111,8 +112,9 @@ def test_unknown_card_on_an_offline_charger_blinks_red_once_and_stays_yellow(
         async with running_charger(tmp_path) as rig:
             rig.plug()
             await rig.until_led(LedColour.YELLOW)
-            await rig.present_card(STRANGER, hold_s=0.3)
+            rig.chips.rfid.present_card(STRANGER)
             await rig.until_led(LedColour.RED, timeout_s=2)
+            rig.chips.rfid.remove_card()
             await rig.until_led(LedColour.YELLOW, timeout_s=2)
             assert rig.transactions.active(1) is None
 
