@@ -1,0 +1,154 @@
+"""Safety invariants under random sequences of everything an owner, a car or a fault can do.
+
+Hypothesis drives plug, unplug, cards, a full car, faults, limits and time against the whole
+charger on virtual time (real drivers, simulated devices). After every control cycle: the
+contactor is closed only with an authorized transaction, the car asking (C or D) and no fault;
+the offered current never exceeds the charger limit and is never between 0 and 6 A.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from runtime.config.loader import load_profile
+from runtime.evse.commands import Commands
+from runtime.evse.iec61851 import MIN_CURRENT_A, REQUESTING_STATES
+from runtime.sim.car import CarFault, CarSpec
+from tests.runtime.evse.virtual_rig import VirtualCharger
+
+REPO = Path(__file__).resolve().parents[3]
+PROFILE = load_profile(REPO / "profiles" / "simulated.yaml").profile
+CARDS = st.sampled_from(["FB433810", "04A2B3C4D5E6F7", "DEADBEEF"])
+CAR = CarSpec(phases=3, max_current_a=32, capacity_kwh=0.05, reaction_time_s=1.0)
+
+
+class CheckedCharger(VirtualCharger):
+    """Checks the invariants after every single control cycle, not only between rules."""
+
+    violations: list[str]
+
+    def after_step(self) -> None:
+        controller = self.controller
+        outputs = controller.governor.outputs
+        charger_limit = self.profile.electrical.effective_limit_a
+        offered = outputs.offered_current_a
+        if offered > charger_limit + 1e-9 or 0 < offered < MIN_CURRENT_A:
+            self.violations.append(f"offered {offered} A (limit {charger_limit} A)")
+        if outputs.contactor_closed:
+            if controller.sessions.active is None:
+                self.violations.append("contactor closed without an authorized transaction")
+            if controller.machine.inputs.cp not in REQUESTING_STATES:
+                self.violations.append(f"contactor closed with CP {controller.machine.inputs.cp}")
+            if controller.faults.kinds:
+                self.violations.append(f"contactor closed with faults {controller.faults.kinds}")
+
+
+class ChargerUse(RuleBasedStateMachine):
+    """Random use of the charger."""
+
+    @initialize()
+    def power_up(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.directory = tempfile.TemporaryDirectory()
+        self.charger = CheckedCharger(PROFILE, Path(self.directory.name) / "db.sqlite", CAR)
+        self.charger.violations = []
+        self.commands = Commands(self.charger.controller, asyncio.Event())
+        self.run(self.charger.advance(0.2))
+
+    def run(self, coroutine: object) -> None:
+        self.loop.run_until_complete(coroutine)  # type: ignore[arg-type]
+
+    def teardown(self) -> None:
+        if hasattr(self, "charger"):
+            self.charger.close()
+            self.loop.close()
+            self.directory.cleanup()
+
+    @rule()
+    def plug(self) -> None:
+        self.charger.station.car.plug_in()
+        self.run(self.charger.advance(0.3))
+
+    @rule()
+    def unplug(self) -> None:
+        self.charger.station.car.unplug()
+        self.run(self.charger.advance(0.3))
+
+    @rule(uid=CARDS)
+    def card(self, uid: str) -> None:
+        self.charger.chips.rfid.present_card(uid)
+        self.run(self.charger.advance(0.4))
+        self.charger.chips.rfid.remove_card()
+        self.run(self.charger.advance(0.3))
+
+    @rule()
+    def car_full(self) -> None:
+        self.charger.station.car.plug_in(
+            capacity_kwh=0.0
+        ) if self.charger.station.car.plugged else None
+        self.run(self.charger.advance(0.3))
+
+    @rule(fault=st.sampled_from(["rcm", "cp", "overcurrent", "temp", "tilt", "weld"]))
+    def fault(self, fault: str) -> None:
+        station, chips = self.charger.station, self.charger.chips
+        if fault == "rcm":
+            station.board.inject_rcm_fault()
+        elif fault == "cp":
+            station.car.misbehave(CarFault.CP_SHORT)
+        elif fault == "overcurrent":
+            station.car.misbehave(CarFault.OVERCURRENT)
+        elif fault == "temp":
+            station.board.temperature_c = 95.0
+        elif fault == "tilt":
+            chips.accelerometer.tilt(60)
+        else:
+            station.board.weld_relay()
+        self.run(self.charger.advance(0.5))
+
+    @rule()
+    def clear(self) -> None:
+        station = self.charger.station
+        station.car.misbehave(CarFault.NONE)
+        station.board.temperature_c = 25.0
+        self.charger.chips.accelerometer.tilt(0)
+        self.run(self.commands.clear_faults())
+        self.run(self.charger.advance(0.3))
+
+    @rule(meter_silent=st.booleans())
+    def meter(self, meter_silent: bool) -> None:
+        unit = PROFILE.metering.internal_meter.modbus_address
+        if meter_silent:
+            self.charger.bus.silent.add(unit)
+        else:
+            self.charger.bus.silent.discard(unit)
+        self.run(self.charger.advance(0.5))
+
+    @rule(limit=st.one_of(st.none(), st.floats(0, 80, allow_nan=False)))
+    def external_limit(self, limit: float | None) -> None:
+        self.run(self.commands.set_current_limit(limit, None))
+        self.run(self.charger.advance(0.3))
+
+    @rule(seconds=st.sampled_from([0.1, 1.0, 5.0, 12.0]))
+    def wait(self, seconds: float) -> None:
+        self.run(self.charger.advance(seconds))
+
+    @invariant()
+    def no_violation(self) -> None:
+        if hasattr(self, "charger"):
+            assert self.charger.violations == [], self.charger.violations[:5]
+
+
+ChargerUse.TestCase.settings = settings(
+    max_examples=2000,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_charger_is_always_safe = pytest.mark.slow(ChargerUse.TestCase)
