@@ -67,7 +67,7 @@ def _car_line(car: CarView) -> str:
     fault = "" if car.fault == "none" else f", misbehaving: {car.fault}"
     return (
         f"presents {car.cp}, offered {car.offered_current_a:.1f} A, draws {_amps(car.currents_a)}, "
-        f"{car.energy_kwh:.3f} of {car.capacity_kwh:g} kWh{', full' if car.full else ''}{fault}"
+        f"{car.energy_kwh:.3f} of {car.capacity_kwh:.3f} kWh{', full' if car.full else ''}{fault}"
     )
 
 
