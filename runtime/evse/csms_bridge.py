@@ -92,10 +92,10 @@ class CsmsBridge:
         """An OCPP client's event stream closed; the last one takes the backoffice with it."""
         if client not in self._clients:
             return
+        was = self.connected
         self._clients.discard(client)
         if self._clients:
             return
-        was = self.connected
         self._online = False  # a new OCPP client declares the backoffice again
         if was:
             self._announce()
