@@ -18,7 +18,7 @@ from runtime.config.atomic import atomic_write_text
 from runtime.config.device_secrets import provision_device_secrets
 from runtime.config.errors import ProfileInvalid
 from runtime.config.loader import load_profile
-from runtime.programs import PROGRAMS, Program
+from runtime.programs import Program, programs_for
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PROFILE = REPO / "profiles" / "simulated.yaml"
@@ -59,9 +59,10 @@ def supervisord_conf(data_dir: Path, programs: Sequence[Program], python: str) -
         lines += [
             "",
             f"[program:{program.name}]",
-            f"command={python} -m {program.module} --data-dir {data_dir}",
+            f"command={_command(python, program, data_dir)}",
             f"directory={REPO}",
             f"autostart={'true' if program.autostart else 'false'}",
+            f"priority={program.priority}",
             "autorestart=true",
             "startsecs=1",
             "stopasgroup=true",
@@ -72,6 +73,10 @@ def supervisord_conf(data_dir: Path, programs: Sequence[Program], python: str) -
             "redirect_stderr=true",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _command(python: str, program: Program, data_dir: Path) -> str:
+    return f"{python} -m {program.module} --data-dir {data_dir} {program.arguments}".rstrip()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,14 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"data directory: {data_dir}  (active profile: {active})")
 
     conf = data_dir / "run" / "supervisord.conf"
-    atomic_write_text(conf, supervisord_conf(data_dir, PROGRAMS, sys.executable))
+    programs = programs_for(profile.hardware.simulated)
+    atomic_write_text(conf, supervisord_conf(data_dir, programs, sys.executable))
     if args.no_exec:
         return 0
     supervisord = shutil.which("supervisord", path=str(Path(sys.executable).parent))
     if supervisord is None:
         print("supervisord is not installed in this environment", file=sys.stderr)
         return 1
-    print(f"starting supervisord ({len(PROGRAMS)} program(s)); Ctrl-C stops everything")
+    names = ", ".join(program.name for program in programs)
+    print(f"starting supervisord: {names}; Ctrl-C stops everything")
     sys.stdout.flush()
     os.execv(supervisord, [supervisord, "-n", "-c", str(conf)])
 

@@ -19,6 +19,23 @@ class Program:
     description: str
     autostart: bool = True
     simulation_only: bool = False
+    priority: int = 500  # supervisord starts lower numbers first
+    arguments: str = ""  # after --data-dir, e.g. a subcommand
 
 
-PROGRAMS: tuple[Program, ...] = ()
+PROGRAMS: tuple[Program, ...] = (
+    Program(
+        "sim",
+        "runtime.sim",
+        "simulated power board, meters, car and I2C chips",
+        simulation_only=True,
+        priority=100,
+        arguments="serve",
+    ),
+    Program("evse", "runtime.evse", "charging controller", priority=200),
+)
+
+
+def programs_for(simulated: bool) -> tuple[Program, ...]:
+    """The programs a charger runs: the simulation only on simulated hardware."""
+    return tuple(p for p in PROGRAMS if simulated or not p.simulation_only)

@@ -1,0 +1,103 @@
+"""`python -m runtime.evse --data-dir DIR`: the charging controller service (supervisord `evse`).
+
+Loads the active profile, opens the devices (real buses or the simulation), the database,
+and serves the local API on DIR/run/evse.sock until SIGTERM, SIGINT or a reset command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from runtime.config.errors import ProfileInvalid
+from runtime.config.loader import load_profile
+from runtime.evse.api import create_app, serve_unix
+from runtime.evse.authorization import Authorizer
+from runtime.evse.clock import Clock
+from runtime.evse.commands import Commands
+from runtime.evse.controller import Controller
+from runtime.evse.csms_bridge import CsmsBridge
+from runtime.evse.devices import open_devices, wait_for_sim_endpoints
+from runtime.evse.events import EventHub
+from runtime.evse.service import EvseContext, run_controller, start_controller
+from runtime.evse.sessions import SessionKeeper
+from runtime.persistence.auth_cache import AuthCache
+from runtime.persistence.database import Database
+from runtime.persistence.errors import PersistenceError
+from runtime.persistence.event_log import EventLog
+from runtime.persistence.transactions import TransactionStore
+
+log = logging.getLogger("runtime.evse")
+
+SIM_START_TIMEOUT_S = 30.0
+EVSE_ID = 1
+
+
+def api_socket_path(data_dir: Path) -> Path:
+    """Where the evse local API listens."""
+    return data_dir / "run" / "evse.sock"
+
+
+async def serve(data_dir: Path) -> int:
+    """Run the evse service until stopped; the exit code for supervisord."""
+    try:
+        profile = load_profile(data_dir / "profile.yaml").profile
+    except ProfileInvalid as invalid:
+        log.error("the active profile is invalid; not starting:\n%s", invalid)
+        return 2
+    sim = None
+    if profile.hardware.simulated:
+        sim = await wait_for_sim_endpoints(data_dir, SIM_START_TIMEOUT_S)
+    try:
+        database = Database.open(data_dir / "chargeos.db")
+    except PersistenceError as error:
+        log.error("%s", error)
+        return 2
+    opened = open_devices(profile, sim)
+    clock, events = Clock(), EventHub()
+    transactions = TransactionStore(database)
+    bridge = CsmsBridge(events)
+    sessions = SessionKeeper(
+        transactions, EVSE_ID, clock, events, float(profile.csms.meter_values_interval_s or 60)
+    )
+    authorizer = Authorizer(profile.authorization, AuthCache(database), bridge.available)
+    controller = Controller(profile, opened.devices, sessions, authorizer, clock, events)
+    stop = asyncio.Event()
+    commands = Commands(controller, stop)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    context = EvseContext(controller, commands, transactions, EventLog(database))
+    runner = await serve_unix(create_app(context, bridge), api_socket_path(data_dir))
+    try:
+        await start_controller(controller)
+        log.info("evse running (%s hardware)", "simulated" if sim else "real")
+        await run_controller(controller, stop)
+    finally:
+        await runner.cleanup()
+        await opened.close()
+        database.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, set up logging and run."""
+    parser = argparse.ArgumentParser(prog="python -m runtime.evse", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # the bus wrapper reports for it
+    return asyncio.run(serve(args.data_dir.resolve()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
