@@ -8,7 +8,7 @@ import pytest
 
 from runtime.evse.api_models import EvseEvent
 from runtime.evse.client import EvseClient
-from tests.runtime.evse.api_harness import POLLS, RunningEvse, run, running_evse
+from tests.runtime.evse.api_harness import POLLS, RunningEvse, run, running_evse, until
 
 
 async def plugged_and_charging(evse: RunningEvse, id_tag: str = "FB433810") -> int:
@@ -138,5 +138,35 @@ def test_the_event_stream_ends_when_the_service_stops(tmp_path: Path) -> None:
         ):
             await evse.stop_api()
             assert [event async for event in stream] == []
+
+    run(scenario())
+
+
+def test_a_tilt_fault_shows_in_the_status_until_an_installer_clears_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_evse(tmp_path) as evse:
+            await evse.status_until(lambda s: s.state == "available", "available")
+            evse.chips.accelerometer.tilt(45)
+            status = await evse.status_until(lambda s: s.state == "faulted", "the tilt fault")
+            assert status.led == "red"
+            assert [fault.kind for fault in status.faults] == ["tilt"]
+            assert status.faults[0].latch == "cleared"
+            assert status.last_error_code == "OtherError"
+            assert await evse.client.clear_faults() == "Accepted"  # also recalibrates
+            status = await evse.status_until(lambda s: s.state == "available", "available")
+            assert status.faults == ()
+
+    run(scenario())
+
+
+def test_a_soft_reset_ends_the_session_and_stops_the_service(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_evse(tmp_path) as evse:
+            transaction_id = await plugged_and_charging(evse)
+            assert await evse.client.reset("soft") == "Accepted"
+            await until(evse.service.done, "the service to stop")
+            ended = evse.context.transactions.get(transaction_id)
+            assert ended is not None and ended.stop_reason == "SoftReset"
+            assert evse.station.board.contactor_closed is False
 
     run(scenario())
