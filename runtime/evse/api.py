@@ -75,17 +75,24 @@ async def _set_current_limit(context: EvseContext, body: CurrentLimit) -> Comman
     return await context.commands.set_current_limit(body.current_a, expires_at)
 
 
+def command(
+    path: str, body: type[B], run: Callable[[EvseContext, B], Awaitable[CommandStatus]]
+) -> CommandRoute[Any]:
+    """One row of COMMANDS (typed here, so `run` is checked against its body model)."""
+    return CommandRoute(path, body, run)
+
+
 COMMANDS: tuple[CommandRoute[Any], ...] = (
-    CommandRoute("/remote-start", RemoteStart, lambda c, b: c.commands.remote_start(b.id_tag)),
-    CommandRoute("/remote-stop", RemoteStop, lambda c, b: c.commands.remote_stop(b.transaction_id)),
-    CommandRoute(
+    command("/remote-start", RemoteStart, lambda c, b: c.commands.remote_start(b.id_tag)),
+    command("/remote-stop", RemoteStop, lambda c, b: c.commands.remote_stop(b.transaction_id)),
+    command(
         "/availability", Availability, lambda c, b: c.commands.change_availability(b.operative)
     ),
-    CommandRoute("/current-limit", CurrentLimit, _set_current_limit),
-    CommandRoute("/reset", Reset, lambda c, b: c.commands.reset(b.kind)),
-    CommandRoute("/unlock", NoBody, lambda c, b: c.commands.unlock()),
-    CommandRoute("/updating", Updating, lambda c, b: c.commands.set_updating(b.updating)),
-    CommandRoute("/faults/clear", NoBody, lambda c, b: c.commands.clear_faults()),
+    command("/current-limit", CurrentLimit, _set_current_limit),
+    command("/reset", Reset, lambda c, b: c.commands.reset(b.kind)),
+    command("/unlock", NoBody, lambda c, b: c.commands.unlock()),
+    command("/updating", Updating, lambda c, b: c.commands.set_updating(b.updating)),
+    command("/faults/clear", NoBody, lambda c, b: c.commands.clear_faults()),
 )
 
 

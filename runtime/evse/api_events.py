@@ -50,12 +50,13 @@ async def event_stream(request: web.Request) -> web.WebSocketResponse:
     """GET /events: the live event stream (WebSocket)."""
     context, bridge = request.app[CONTEXT_KEY], request.app[BRIDGE_KEY]
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
-    await socket.prepare(request)
     connection = EventConnection(socket)
     sockets = request.app[SOCKETS_KEY]
-    sockets.add(socket)
     try:
+        # Subscribe first: every event after the handshake reaches the client.
         async with context.controller.events.subscribe() as queue:
+            await socket.prepare(request)
+            sockets.add(socket)
             forward = asyncio.create_task(_forward(queue, connection))
             try:
                 async for message in socket:

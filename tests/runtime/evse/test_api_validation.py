@@ -126,3 +126,39 @@ def test_commands_without_parameters_take_an_empty_body_or_an_empty_object(
             assert (await call(http, "POST", "/unlock", {}))[2] == {"status": "NotSupported"}
 
     run(scenario())
+
+
+def test_a_malformed_event_stream_message_is_answered_with_an_error_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with (
+            running_evse(tmp_path) as evse,
+            aiohttp.ClientSession(connector=aiohttp.UnixConnector(str(evse.socket_path))) as http,
+            http.ws_connect("http://evse/events") as socket,
+        ):
+            await socket.send_json({"type": "hello", "role": "root"})
+            reply = await socket.receive_json(timeout=5)
+            assert (reply["seq"], reply["type"]) == (0, "error")
+            assert "role" in reply["data"]["error"]
+            await socket.send_bytes(b"\x00")
+            assert (await socket.receive_json(timeout=5))["type"] == "error"
+            await socket.send_json({"type": "hello", "role": "ocpp"})
+            reply = await socket.receive_json(timeout=5)
+            assert reply["type"] == "hello" and reply["data"]["role"] == "ocpp"
+            assert not evse.bridge.connected  # the backoffice was not declared online
+
+    run(scenario())
+
+
+def test_the_event_stream_needs_a_websocket_upgrade(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with (
+            running_evse(tmp_path) as evse,
+            aiohttp.ClientSession(connector=aiohttp.UnixConnector(str(evse.socket_path))) as http,
+        ):
+            status, content_type, answer = await call(http, "GET", "/events")
+            assert (status, content_type) == (400, "application/json")
+            assert answer["error"]
+
+    run(scenario())
