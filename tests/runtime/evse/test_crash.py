@@ -10,6 +10,7 @@ stop minus start.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -132,6 +133,6 @@ def test_killing_evse_at_random_instants_loses_and_duplicates_no_transaction(
         assert status == "ended", f"transaction {number} never ended"
         assert stop_wh is not None and stop_wh >= start_wh
         assert ended_at is not None and ended_at >= started_at
-    for earlier, later in zip(rows, rows[1:], strict=False):
+    for earlier, later in itertools.pairwise(rows):
         assert later[5] >= (earlier[6] or ""), "two transactions overlap on one EVSE"
     assert os.path.getsize(database) > 0
