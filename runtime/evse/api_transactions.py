@@ -138,6 +138,7 @@ class ResponseSink(io.RawIOBase):
         self._response = response
         self._loop = loop
         self.aborted = False
+        self._failure: BaseException | None = None
 
     def writable(self) -> bool:
         """Yes."""
@@ -146,13 +147,14 @@ class ResponseSink(io.RawIOBase):
     def write(self, data: ReadableBuffer, /) -> int:
         """Send `data`, waiting until the response has taken it (back-pressure)."""
         if self.aborted:
-            raise ConnectionError("the export was abandoned")
+            cause = f" ({self._failure!r})" if self._failure is not None else ""
+            raise ConnectionError(f"the download was abandoned{cause}")
         chunk = bytes(data)
         future = asyncio.run_coroutine_threadsafe(self._response.write(chunk), self._loop)
         try:
             future.result(timeout=WRITE_TIMEOUT_S)
-        except BaseException:
-            self.aborted = True
+        except BaseException as error:
+            self.aborted, self._failure = True, error
             future.cancel()
             raise
         return len(chunk)
