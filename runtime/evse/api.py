@@ -169,7 +169,7 @@ async def serve_unix(app: web.Application, path: Path | str) -> web.AppRunner:
             path.unlink()
 
     app.on_cleanup.append(remove_socket)
-    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log=None)
     await runner.setup()
     try:
         await web.SockSite(runner, listener).start()

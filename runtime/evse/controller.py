@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 POLL_PERIOD_S = 0.05  # half of IEC 61851-1's 100 ms contactor-off budget after C -> B
 METER_PERIOD_S = 1.0
-CARD_PERIOD_S = 0.2
+CARD_PERIOD_S = 0.1  # a card held up is seen within 100 ms (PN532 InListPassiveTarget ~ 20 ms)
 TILT_PERIOD_S = 0.1
 BOARD_SILENT_AFTER = 3  # failed polls in a row (150 ms) before "power board not answering"
 METER_SILENT_AFTER = 3
@@ -106,6 +106,7 @@ class Controller:
         self._previous_state = self.machine.state
         self._shown: LedColour | None = None
         self._meter_tried_at = float("-inf")
+        self._background: set[asyncio.Task[None]] = set()
 
     # ----- limits -----------------------------------------------------------------------
     def effective_limit_a(self) -> float:
@@ -320,7 +321,9 @@ class Controller:
     async def present_card(self, uid: str) -> None:
         """A card was presented: beep, then start, stop or refuse (manual 5.2)."""
         if self.profile.authorization.sound_enabled:
-            await self._beep()
+            beep = asyncio.create_task(self._beep())  # the beep lasts; the decision does not wait
+            self._background.add(beep)
+            beep.add_done_callback(self._background.discard)
         self.events.publish("card", {"uid": uid})
         machine = self.machine
         session_tag = self.sessions.id_tag if machine.in_session else machine.id_tag
@@ -343,6 +346,7 @@ class Controller:
                 self.indicator.blink(LedColour.LIGHT_BLUE)
             else:
                 self.indicator.blink(LedColour.RED)
+        await self.led_step()  # show the verdict now, not at the next LED refresh
 
     async def _beep(self) -> None:
         try:

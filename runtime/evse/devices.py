@@ -64,6 +64,27 @@ class OpenDevices:
     close: Callable[[], Awaitable[None]]
 
 
+def devices_on(profile: Profile, internal: ModbusBus, i2c: I2cBus) -> Devices:
+    """Every driver of the profile on the given internal bus and I2C bus."""
+    hardware, chips = profile.hardware, profile.hardware.i2c
+    led = Pca9634(
+        i2c, bus_number=chips.bus, address=chips.led_driver, buzzer_channel=chips.buzzer_channel
+    )
+    return Devices(
+        power_board=ModbusPowerBoard(internal, hardware.power_board_address),
+        meter=SdmMeter(
+            internal,
+            profile.metering.internal_meter.modbus_address,
+            profile.metering.internal_meter.type,
+            device="MID kWh meter",
+        ),
+        rfid=Pn532(i2c, bus_number=chips.bus, address=chips.rfid_reader),
+        led=led,
+        buzzer=led,
+        accelerometer=Lis3dh(i2c, bus_number=chips.bus, address=chips.accelerometer),
+    )
+
+
 def open_devices(profile: Profile, sim: SimEndpoints | None) -> OpenDevices:
     """Build every driver the profile describes on its bus."""
     hardware = profile.hardware
@@ -77,23 +98,7 @@ def open_devices(profile: Profile, sim: SimEndpoints | None) -> OpenDevices:
     else:
         internal = ModbusBus.serial(hardware.internal_bus, name="internal")
         i2c = open_i2c_bus(hardware.i2c.bus)
-    chips = hardware.i2c
-    led = Pca9634(
-        i2c, bus_number=chips.bus, address=chips.led_driver, buzzer_channel=chips.buzzer_channel
-    )
-    devices = Devices(
-        power_board=ModbusPowerBoard(internal, hardware.power_board_address),
-        meter=SdmMeter(
-            internal,
-            profile.metering.internal_meter.modbus_address,
-            profile.metering.internal_meter.type,
-            device="MID kWh meter",
-        ),
-        rfid=Pn532(i2c, bus_number=chips.bus, address=chips.rfid_reader),
-        led=led,
-        buzzer=led,
-        accelerometer=Lis3dh(i2c, bus_number=chips.bus, address=chips.accelerometer),
-    )
+    devices = devices_on(profile, internal, i2c)
 
     async def close() -> None:
         await internal.close()

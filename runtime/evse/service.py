@@ -134,6 +134,9 @@ async def _every(
         try:
             await step()
             failures = 0
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError  # a driver's wait_for (3.11) swallowed our cancel
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug in one step must not stop the charger's loops
@@ -142,4 +145,5 @@ async def _every(
             if on_failures is not None and failures >= CONTROL_FAILURES_BEFORE_SAFE_STATE:
                 await on_failures()
         next_at = max(next_at + period_s, loop.time())
-        await asyncio.sleep(next_at - loop.time())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=next_at - loop.time())

@@ -84,7 +84,9 @@ def test_silent_power_board_is_red_and_recovers_when_it_answers(tmp_path: Path) 
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("garbage", [BusFault.EXCEPTION, BusFault.WRONG_LENGTH, BusFault.BAD_CRC])
+@pytest.mark.parametrize(
+    "garbage", [BusFault.EXCEPTION, BusFault.WRONG_LENGTH, BusFault.BAD_CRC, BusFault.GARBAGE]
+)
 def test_garbage_from_the_power_board_faults_without_crashing(
     tmp_path: Path, garbage: BusFault
 ) -> None:
