@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -47,6 +46,7 @@ from runtime.evse.api_models import (
 from runtime.evse.csms_bridge import CsmsBridge
 from runtime.evse.service import EvseContext
 from runtime.evse.snapshot import evse_status
+from runtime.unix_sockets import claim_socket_path
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,6 @@ SOCKET_MODE = 0o660  # the evse group: the other ChargeOS services
 SOCKET_DIR_MODE = 0o750
 MAX_BODY_BYTES = 64 * 1024
 SHUTDOWN_TIMEOUT_S = 2.0
-STALE_PROBE_TIMEOUT_S = 1.0
 
 B = TypeVar("B", bound=Body)
 
@@ -155,7 +154,7 @@ async def serve_unix(app: web.Application, path: Path | str) -> web.AppRunner:
     """Serve `app` on a Unix socket (mode 0660, a stale socket file replaced); cleanup() stops."""
     path = Path(path)
     path.parent.mkdir(mode=SOCKET_DIR_MODE, parents=True, exist_ok=True)
-    _remove_stale_socket(path)
+    claim_socket_path(path, "evse service")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         listener.bind(str(path))
@@ -179,21 +178,3 @@ async def serve_unix(app: web.Application, path: Path | str) -> web.AppRunner:
         raise
     log.info("local API listening on %s", path)
     return runner
-
-
-def _remove_stale_socket(path: Path) -> None:
-    try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(mode):
-        raise FileExistsError(f"{path} exists and is not a socket: move it away first")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(STALE_PROBE_TIMEOUT_S)
-        try:
-            probe.connect(str(path))
-        except (ConnectionRefusedError, FileNotFoundError):
-            log.info("removing the stale socket %s", path)
-            path.unlink(missing_ok=True)
-            return
-    raise FileExistsError(f"{path}: another evse service is listening there; stop it first")

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import signal
-import socket
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +24,12 @@ from runtime.sim.control import create_app
 from runtime.sim.modbus_server import EXTERNAL_BUS, INTERNAL_BUS
 from runtime.sim.rig import SimRig
 from runtime.sim.smbus_double import SmbusDoubleServer
+from runtime.unix_sockets import SocketPathTaken, claim_socket_path
 from schemas import Profile
 
 log = logging.getLogger(__name__)
 
 # sun_path holds 108 bytes including the terminating NUL (unix(7)).
-MAX_SOCKET_PATH = 107
 
 
 class SimRefused(Exception):
@@ -88,23 +85,10 @@ def load_simulated_profile(data_dir: Path) -> Profile:
 
 def _claim_socket(path: Path) -> None:
     """Remove a socket file a crashed run left behind; refuse if someone still listens."""
-    if len(str(path)) > MAX_SOCKET_PATH:
-        raise SimRefused(f"{path}: a Unix socket path is at most {MAX_SOCKET_PATH} bytes")
     try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(mode):
-        raise SimRefused(f"{path} exists and is not a socket; move it away")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError as error:
-            if error.errno not in (errno.ECONNREFUSED, errno.ENOENT):
-                raise
-        else:
-            raise SimRefused(f"a simulation is already running on {path}")
-    path.unlink()
+        claim_socket_path(path, "simulation")
+    except SocketPathTaken as error:
+        raise SimRefused(str(error)) from None
 
 
 class SimProcess:

@@ -21,19 +21,15 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from runtime.config.loader import load_profile
-from runtime.drivers.lis3dh import Lis3dh
 from runtime.drivers.modbus import ModbusBus
-from runtime.drivers.pca9634 import Pca9634
-from runtime.drivers.pn532 import Pn532
-from runtime.drivers.power_board import ModbusPowerBoard
-from runtime.drivers.sdm_meter import SdmMeter
 from runtime.evse.api import create_app, serve_unix
 from runtime.evse.authorization import Authorizer
 from runtime.evse.client import EvseClient
 from runtime.evse.clock import Clock
 from runtime.evse.commands import Commands
-from runtime.evse.controller import Controller, Devices
+from runtime.evse.controller import Controller
 from runtime.evse.csms_bridge import CsmsBridge
+from runtime.evse.devices import devices_on
 from runtime.evse.events import EventHub
 from runtime.evse.service import EvseContext, run_controller, start_controller
 from runtime.evse.sessions import SessionKeeper
@@ -44,7 +40,7 @@ from runtime.persistence.event_log import EventLog
 from runtime.persistence.transactions import TransactionStore
 from runtime.sim.car import CarSpec, SimCar
 from runtime.sim.modbus_server import LOOPBACK
-from runtime.sim.smbus_double import ChargerI2c, LocalI2cBus
+from runtime.sim.smbus_double import ChargerI2c
 from runtime.sim.station import SimStation, serve_station
 from schemas import Profile
 
@@ -137,27 +133,6 @@ async def until(check: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"waited in vain for {what}")
 
 
-def simulated_devices(profile: Profile, internal: ModbusBus, i2c: LocalI2cBus) -> Devices:
-    """The real drivers on the simulation's buses, wired as runtime.evse.devices wires them."""
-    hardware, chips = profile.hardware, profile.hardware.i2c
-    led = Pca9634(
-        i2c, bus_number=chips.bus, address=chips.led_driver, buzzer_channel=chips.buzzer_channel
-    )
-    return Devices(
-        power_board=ModbusPowerBoard(internal, hardware.power_board_address),
-        meter=SdmMeter(
-            internal,
-            profile.metering.internal_meter.modbus_address,
-            profile.metering.internal_meter.type,
-            device="MID kWh meter",
-        ),
-        rfid=Pn532(i2c, bus_number=chips.bus, address=chips.rfid_reader),
-        led=led,
-        buzzer=led,
-        accelerometer=Lis3dh(i2c, bus_number=chips.bus, address=chips.accelerometer),
-    )
-
-
 @asynccontextmanager
 async def running_evse(
     tmp_path: Path, profile: Profile | None = None, car: SimCar | None = None
@@ -183,7 +158,7 @@ async def running_evse(
     bridge = CsmsBridge(events)
     controller = Controller(
         profile,
-        simulated_devices(profile, internal, chips.local_bus()),
+        devices_on(profile, internal, chips.local_bus()),
         SessionKeeper(store, 1, clock.clock(), events, profile.csms.meter_values_interval_s),
         Authorizer(profile.authorization, AuthCache(database), bridge.available, now=clock.now),
         clock.clock(),

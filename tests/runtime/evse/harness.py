@@ -36,6 +36,7 @@ from schemas import Profile
 REPO = Path(__file__).resolve().parents[3]
 SIMULATED = REPO / "profiles" / "simulated.yaml"
 WAIT_STEP_S = 0.02
+OWNER = "FB433810"  # on the local card list of profiles/simulated.yaml
 CARD_GONE_S = 0.3  # the reader polls every 200 ms: let it see the empty field
 FAST_CAR = CarSpec(phases=3, max_current_a=16, capacity_kwh=20, reaction_time_s=0.3)
 
@@ -88,6 +89,16 @@ class Rig:
         await asyncio.sleep(hold_s)
         self.chips.rfid.remove_card()
         await asyncio.sleep(CARD_GONE_S)
+
+    async def start_charging(
+        self, uid: str = "FB433810", capacity_kwh: float | None = None
+    ) -> None:
+        """Plug in, present the card, and wait until current flows."""
+        self.plug(capacity_kwh)
+        await self.until_state(EvseState.CONNECTED)
+        await self.present_card(uid)
+        await self.until_state(EvseState.CHARGING)
+        await self.until(lambda: self.station.board.contactor_closed)
 
     def plug(self, capacity_kwh: float | None = None) -> None:
         """Plug the car in."""

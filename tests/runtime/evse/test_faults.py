@@ -22,13 +22,6 @@ OWNER = "FB433810"
 S = EvseState
 
 
-async def charging(rig: Rig) -> None:
-    rig.plug()
-    await rig.until_state(S.CONNECTED)
-    await rig.present_card(OWNER)
-    await rig.until(lambda: rig.station.board.contactor_closed)
-
-
 def error_codes(rig: Rig) -> set[str]:
     return {fault.ocpp_error_code for fault in evse_status(rig.controller).faults}
 
@@ -39,7 +32,7 @@ def test_dc_leakage_is_steady_red_ends_the_session_and_stays_until_power_cycle(
     async def scenario() -> None:
         database = tmp_path / "chargeos.db"
         async with running_charger(tmp_path, database_path=database) as rig:
-            await charging(rig)
+            await rig.start_charging()
             rig.station.board.inject_rcm_fault()
             await rig.until_led(LedColour.RED)
             assert not rig.station.board.contactor_closed
@@ -58,7 +51,7 @@ def test_dc_leakage_is_steady_red_ends_the_session_and_stays_until_power_cycle(
 def test_pilot_short_is_red_and_clears_when_the_car_is_fixed(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_charger(tmp_path) as rig:
-            await charging(rig)
+            await rig.start_charging()
             rig.station.car.misbehave(CarFault.CP_SHORT)
             await rig.until_led(LedColour.RED)
             assert "EVCommunicationError" in error_codes(rig)
@@ -92,7 +85,7 @@ def test_garbage_from_the_power_board_faults_without_crashing(
 ) -> None:
     async def scenario() -> None:
         async with running_charger(tmp_path) as rig:
-            await charging(rig)
+            await rig.start_charging()
             rig.modbus.set_fault(rig.profile.hardware.power_board_address, garbage)
             await rig.until_led(LedColour.RED)
             rig.modbus.set_fault(rig.profile.hardware.power_board_address, BusFault.NONE)
@@ -106,7 +99,7 @@ def test_garbage_from_the_power_board_faults_without_crashing(
 def test_meter_failure_stops_charging_and_recovers(tmp_path: Path, garbage: BusFault) -> None:
     async def scenario() -> None:
         async with running_charger(tmp_path) as rig:
-            await charging(rig)
+            await rig.start_charging()
             unit = rig.profile.metering.internal_meter.modbus_address
             rig.modbus.set_fault(unit, garbage)
             await rig.until_led(LedColour.RED, timeout_s=8)
@@ -137,7 +130,7 @@ def test_missing_rfid_reader_is_red_until_it_is_back(tmp_path: Path) -> None:
 def test_car_drawing_too_much_is_stopped_with_one_red_blink(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_charger(tmp_path) as rig:
-            await charging(rig)
+            await rig.start_charging()
             rig.station.car.misbehave(CarFault.OVERCURRENT)
             await rig.until_state(S.FINISHING, timeout_s=10)
             assert rig.controller.last_error_code == "OverCurrentFailure"
@@ -177,7 +170,7 @@ def test_tilt_or_bump_is_red_and_a_security_event_until_cleared(tmp_path: Path, 
 def test_heat_throttles_power_in_steps_then_stops_then_recovers(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_charger(tmp_path) as rig:
-            await charging(rig)
+            await rig.start_charging()
             full = evse_status(rig.controller).limits.effective_a
             rig.station.board.temperature_c = 76.0  # derating from 70 °C, stop at 85 °C
             await rig.until(lambda: evse_status(rig.controller).power_throttling_pct == 50.0)
@@ -197,7 +190,7 @@ def test_heat_throttles_power_in_steps_then_stops_then_recovers(tmp_path: Path) 
 def test_welded_contactor_is_red_and_latched(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_charger(tmp_path) as rig:
-            await charging(rig)
+            await rig.start_charging()
             rig.station.board.weld_relay()
             await rig.present_card(OWNER)  # stop: the contactor is told to open but stays shut
             await rig.until_led(LedColour.RED)

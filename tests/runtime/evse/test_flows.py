@@ -68,10 +68,7 @@ def test_same_card_stops_light_blue_then_unplug_green_and_energy_is_billed(
 ) -> None:
     async def scenario() -> None:
         async with running_charger(tmp_path) as rig:
-            rig.plug()
-            await rig.until_state(S.CONNECTED)
-            await rig.present_card(OWNER)
-            await rig.until_state(S.CHARGING)
+            await rig.start_charging()
             await asyncio.sleep(1.5)  # let some energy flow
             await rig.present_card(OWNER)
             await rig.until_led(LedColour.LIGHT_BLUE)
@@ -92,10 +89,7 @@ def test_a_different_card_is_refused_with_one_red_blink_and_charging_goes_on(
 ) -> None:
     async def scenario() -> None:
         async with running_charger(tmp_path) as rig:
-            rig.plug()
-            await rig.until_state(S.CONNECTED)
-            await rig.present_card(OWNER)
-            await rig.until_state(S.CHARGING)
+            await rig.start_charging()
             rig.chips.rfid.present_card(STRANGER)
             await rig.until_led(LedColour.RED, timeout_s=2)
             rig.chips.rfid.remove_card()

@@ -39,10 +39,7 @@ def test_no_power_available_is_light_blue_and_returns_to_blue(tmp_path: Path) ->
 def test_lower_limit_lowers_the_pwm_at_once(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_charger(tmp_path) as rig:
-            rig.plug()
-            await rig.until_state(S.CONNECTED)
-            await rig.present_card(OWNER)
-            await rig.until_state(S.CHARGING)
+            await rig.start_charging()
             assert rig.station.board.duty_command == 533  # 32 A = 53.3 %
             await commands(rig).set_current_limit(10, None)
             await rig.until(lambda: rig.station.board.duty_command == 166, timeout_s=0.5)
