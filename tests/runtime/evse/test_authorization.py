@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
-from runtime.evse.authorization import Authorizer
+from runtime.evse.authorization import AuthDecision, Authorizer
 from runtime.persistence.auth_cache import AuthCache, AuthorizationStatus
 from runtime.persistence.database import Database
 from schemas.authorization import Authorization, LocalCard
@@ -29,8 +29,10 @@ class Backoffice:
         return self.answer, None
 
 
-def decide(tmp_path: Path, settings: Authorization, csms: Backoffice | None, tag: str) -> object:
-    async def run() -> object:
+def decide(
+    tmp_path: Path, settings: Authorization, csms: Backoffice | None, tag: str
+) -> AuthDecision:
+    async def run() -> AuthDecision:
         with Database.open(tmp_path / "db.sqlite") as database:
             cache = AuthCache(database)
             authorizer = Authorizer(settings, cache, lambda: csms, now=lambda: NOW)
@@ -43,7 +45,7 @@ def test_local_card_is_accepted_without_asking_the_backoffice(tmp_path: Path) ->
     csms = Backoffice(AuthorizationStatus.BLOCKED)
     settings = Authorization(local_cards=(LocalCard(uid="FB433810"),))
     decision = decide(tmp_path, settings, csms, "FB433810")
-    assert getattr(decision, "accepted") and getattr(decision, "source") == "local_list"
+    assert decision.accepted and decision.source == "local_list"
     assert csms.asked == 0
 
 
@@ -56,23 +58,23 @@ def test_expired_local_card_is_not_accepted_offline(tmp_path: Path) -> None:
 def test_backoffice_verdict_is_cached_for_offline_use(tmp_path: Path) -> None:
     settings = Authorization()
     online = decide(tmp_path, settings, Backoffice(AuthorizationStatus.ACCEPTED), "CAFE0001")
-    assert getattr(online, "source") == "csms" and getattr(online, "accepted")
+    assert online.source == "csms" and online.accepted
     offline = decide(tmp_path, settings, None, "CAFE0001")
-    assert getattr(offline, "source") == "cache" and getattr(offline, "accepted")
+    assert offline.source == "cache" and offline.accepted
 
 
 def test_slow_backoffice_is_given_up_after_the_timeout(tmp_path: Path) -> None:
     settings = Authorization(csms_timeout_s=1)
     decision = decide(tmp_path, settings, Backoffice(None, hang=True), "CAFE0002")
-    assert getattr(decision, "source") == "offline_rule" and not getattr(decision, "accepted")
+    assert decision.source == "offline_rule" and not decision.accepted
 
 
 def test_unknown_cards_may_be_accepted_offline_if_the_installer_chose_so(tmp_path: Path) -> None:
     settings = Authorization(unknown_card_when_offline="accept")
     decision = decide(tmp_path, settings, Backoffice(None), "CAFE0003")
-    assert getattr(decision, "accepted") and getattr(decision, "source") == "offline_rule"
+    assert decision.accepted and decision.source == "offline_rule"
 
 
 def test_blocked_card_is_refused(tmp_path: Path) -> None:
     decision = decide(tmp_path, Authorization(), Backoffice(AuthorizationStatus.BLOCKED), "BAD1")
-    assert not getattr(decision, "accepted") and getattr(decision, "status") == "Blocked"
+    assert not decision.accepted and decision.status == "Blocked"
