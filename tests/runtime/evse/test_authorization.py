@@ -52,7 +52,7 @@ def test_local_card_is_accepted_without_asking_the_backoffice(tmp_path: Path) ->
 def test_expired_local_card_is_not_accepted_offline(tmp_path: Path) -> None:
     card = LocalCard(uid="FB433810", expires=dt.date(2026, 5, 31))
     settings = Authorization(offline_authorisation="offline", local_cards=(card,))
-    assert not getattr(decide(tmp_path, settings, None, "FB433810"), "accepted")
+    assert not decide(tmp_path, settings, None, "FB433810").accepted
 
 
 def test_backoffice_verdict_is_cached_for_offline_use(tmp_path: Path) -> None:
