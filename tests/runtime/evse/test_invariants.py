@@ -9,6 +9,7 @@ the offered current never exceeds the charger limit and is never between 0 and 6
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from pathlib import Path
 
@@ -135,7 +136,7 @@ class ChargerUse(RuleBasedStateMachine):
         self.run(self.commands.set_current_limit(limit, None))
         self.run(self.charger.advance(0.3))
 
-    @rule(seconds=st.sampled_from([0.1, 1.0, 5.0, 12.0]))
+    @rule(seconds=st.sampled_from([0.1, 1.0, 3.0, 6.5]))
     def wait(self, seconds: float) -> None:
         self.run(self.charger.advance(seconds))
 
@@ -146,8 +147,8 @@ class ChargerUse(RuleBasedStateMachine):
 
 
 ChargerUse.TestCase.settings = settings(
-    max_examples=2000,
-    stateful_step_count=20,
+    max_examples=int(os.environ.get("CHARGEOS_INVARIANT_EXAMPLES", "2000")),
+    stateful_step_count=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
