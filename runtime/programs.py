@@ -33,6 +33,7 @@ PROGRAMS: tuple[Program, ...] = (
         arguments="serve",
     ),
     Program("evse", "runtime.evse", "charging controller", priority=200),
+    Program("webapp", "webui", "web configurator", priority=300),
 )
 
 

@@ -92,6 +92,7 @@ COMMANDS: tuple[CommandRoute[Any], ...] = (
     command("/unlock", NoBody, lambda c, b: c.commands.unlock()),
     command("/updating", Updating, lambda c, b: c.commands.set_updating(b.updating)),
     command("/faults/clear", NoBody, lambda c, b: c.commands.clear_faults()),
+    command("/reload", NoBody, lambda c, b: c.commands.reload()),
 )
 
 

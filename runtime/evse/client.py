@@ -202,6 +202,10 @@ class EvseClient:
         """POST /faults/clear."""
         return await self._command("/faults/clear", None)
 
+    async def reload(self) -> CommandStatus:
+        """POST /reload: apply a changed profile (restart once no session is open)."""
+        return await self._command("/reload", None)
+
     # ----- the CSMS bridge (the OCPP service) -----------------------------------------------
     async def answer_authorize(
         self, request_id: str, status: AuthorizationStatus, expiry: datetime | None = None

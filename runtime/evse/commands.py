@@ -73,6 +73,13 @@ class Commands:
         self._shutdown.set()
         return "Accepted"
 
+    async def reload(self) -> Answer:
+        """The profile changed: restart (supervisord brings us back) once no session is open."""
+        self._controller.reload_requested = True
+        busy = self._controller.machine.in_session or self._controller.sessions.stopping
+        log.info("profile reload requested%s", " after the session" if busy else "")
+        return "Scheduled" if busy else "Accepted"
+
     async def unlock(self) -> Answer:
         """OCPP UnlockConnector: the Type 2 cable is fixed, there is no lock to open."""
         return "NotSupported"

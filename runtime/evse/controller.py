@@ -90,6 +90,7 @@ class Controller:
         self.tilt = TiltBumpMonitor(profile.safety.tilt_bump)
         self.external_limit = ExternalLimit(clock.now)
         self.lock = asyncio.Lock()
+        self.reload_requested = False  # restart with the new profile once idle
         self.board_info: PowerBoardInfo | None = None
         self.board: PowerBoardStatus | None = None
         self.meter: MeterReading | None = None

@@ -32,6 +32,7 @@ LED_PERIOD_S = 0.1
 WATCHDOG_S = 3  # the power board opens the contactor itself after 3 s without a command
 WATCHDOG_REFRESH_S = 1.0
 CONTROL_FAILURES_BEFORE_SAFE_STATE = 3
+RELOAD_CHECK_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ async def run_controller(controller: Controller, stop: asyncio.Event) -> None:
         _every(TILT_PERIOD_S, controller.tilt_step, stop),
         _every(LED_PERIOD_S, controller.led_step, stop),
         _every(WATCHDOG_REFRESH_S, _refresh_watchdog(controller), stop),
+        _every(RELOAD_CHECK_S, _reload_when_idle(controller, stop), stop),
     ]
     tasks = [asyncio.create_task(loop) for loop in loops]
     try:
@@ -111,6 +113,16 @@ def _safe_state(controller: Controller) -> Callable[[], Awaitable[None]]:
             await board.set_pwm(PWM_OFF_PERMILLE)
 
     return safe
+
+
+def _reload_when_idle(controller: Controller, stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    async def check() -> None:
+        idle = not controller.machine.in_session and not controller.sessions.stopping
+        if controller.reload_requested and idle:
+            log.info("restarting to apply the changed profile")
+            stop.set()
+
+    return check
 
 
 def _refresh_watchdog(controller: Controller) -> Callable[[], Awaitable[None]]:

@@ -33,6 +33,7 @@ def evse_status(controller: Controller) -> EvseStatus:
         updating=controller.indicator.updating,
         limits=_limits(controller),
         temperature_c=board.temperature_c if board is not None else None,
+        site_currents_a=board.analog_clamp_currents_a if board is not None else None,
         power_throttling_pct=round(controller.thermal_throttle * 100, 1),
         meter=_meter(controller),
         faults=tuple(_faults(controller)),

@@ -73,6 +73,7 @@ class EvseStatus(Snapshot):
     updating: bool
     limits: LimitStatus
     temperature_c: float | None
+    site_currents_a: tuple[float, float, float] | None  # analog CT1..CT3 on the power board
     power_throttling_pct: float
     meter: MeterStatus | None
     faults: tuple[FaultStatus, ...]

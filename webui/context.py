@@ -1,0 +1,44 @@
+"""What the web configurator works with: its settings and the objects every handler shares."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from jinja2 import Environment
+
+from runtime.config.store import ConfigStore
+from webui.sessions import LoginGuard, SessionStore
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """Where the webapp finds the charger's data and the other services."""
+
+    data_dir: Path
+    evse_socket: Path
+    supervisor_socket: Path
+    version: str
+    uploads_dir: Path
+    default_profile: Path  # what "reset to default" restores
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+
+@dataclass
+class WebState:
+    """Shared objects of one webapp process."""
+
+    settings: WebSettings
+    store: ConfigStore
+    sessions: SessionStore
+    guard: LoginGuard
+    templates: Environment
+
+
+STATE_KEY = web.AppKey("state", WebState)

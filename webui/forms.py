@@ -1,0 +1,136 @@
+"""Settings forms as description tables: each field is a profile path with the manual's label.
+
+A submitted form is converted field by field, applied to the config store in one update (the
+whole profile is validated by the same pydantic models as the YAML), and saved atomically; any
+error leaves the profile untouched and is shown next to its field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from runtime.config.errors import ProfileInvalid
+from runtime.config.store import ConfigStore
+from runtime.config.yaml_edit import ConfigPathError
+
+log = logging.getLogger(__name__)
+
+FieldKind = Literal["integer", "number", "text", "email", "password", "toggle", "select"]
+UNCHANGED_SECRET = ""
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input: where it lives in the profile and how the manual labels it."""
+
+    path: str
+    label: str
+    kind: FieldKind = "text"
+    options: tuple[tuple[str, str], ...] = ()  # select: (value, label)
+    integer_choices: bool = False  # select whose values are numbers (phases 1 / 3)
+    optional: bool = False  # empty means "not set" (None)
+    hint: str = ""
+
+    @property
+    def name(self) -> str:
+        """The HTML input name."""
+        return self.path
+
+
+@dataclass(frozen=True)
+class Form:
+    """A group of fields saved together."""
+
+    name: str
+    title: str
+    fields: tuple[FormField, ...]
+    intro: str = ""
+    applies_to: tuple[str, ...] = ("evse",)  # supervisord programs that read these settings
+
+
+@dataclass
+class FormOutcome:
+    """What a save did."""
+
+    saved: bool = False
+    errors: dict[str, str] = field(default_factory=dict)  # by field path
+    general: list[str] = field(default_factory=list)  # errors no field of this form shows
+
+
+def values_of(store: ConfigStore, form: Form) -> dict[str, Any]:
+    """The current value of every field, ready for the template."""
+    values: dict[str, Any] = {}
+    for item in form.fields:
+        value = store.get(item.path)
+        if item.kind == "password":
+            value = UNCHANGED_SECRET
+        values[item.path] = "" if value is None else value
+    return values
+
+
+def convert(item: FormField, raw: str | None) -> Any:
+    """One submitted string as the profile's type; ValueError with a person's message."""
+    if item.kind == "toggle":
+        return raw in ("on", "true", "1")
+    text = (raw or "").strip()
+    if text == "" and item.optional:
+        return None
+    if item.kind == "integer" or (item.kind == "select" and item.integer_choices):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError("enter a whole number") from None
+    if item.kind == "number":
+        try:
+            return float(text.replace(",", "."))  # the manual writes 0,1
+        except ValueError:
+            raise ValueError("enter a number") from None
+    if item.kind == "select" and text not in {value for value, _ in item.options}:
+        raise ValueError("choose one of the options")
+    return text
+
+
+def changes_from(form: Form, data: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The profile changes a submission asks for, and the fields that could not be read."""
+    changes: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for item in form.fields:
+        raw = data.get(item.name)
+        if item.kind == "password" and not raw:
+            continue  # empty password field: keep the stored secret
+        try:
+            changes[item.path] = convert(item, raw)
+        except ValueError as error:
+            errors[item.path] = str(error)
+    return changes, errors
+
+
+async def save(store: ConfigStore, form: Form, data: Mapping[str, str]) -> FormOutcome:
+    """Apply and save a submission; nothing changes unless the whole profile stays valid."""
+    changes, errors = changes_from(form, data)
+    if errors:
+        return FormOutcome(errors=errors)
+    try:
+        await asyncio.to_thread(_apply, store, changes)
+    except ProfileInvalid as invalid:
+        outcome = FormOutcome()
+        paths = {item.path for item in form.fields}
+        for error in invalid.errors:
+            if error.path in paths:
+                outcome.errors.setdefault(error.path, error.message)
+            else:
+                outcome.general.append(f"{error.path}: {error.message}")
+        return outcome
+    except ConfigPathError as error:
+        return FormOutcome(general=[str(error)])
+    log.info("saved %s: %s", form.name, ", ".join(sorted(changes)))
+    return FormOutcome(saved=True)
+
+
+def _apply(store: ConfigStore, changes: dict[str, Any]) -> None:
+    store.update(changes)
+    store.save()

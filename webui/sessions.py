@@ -1,0 +1,122 @@
+"""Server-side login sessions and the per-client login lockout.
+
+The cookie carries only a random session id; the role, the CSRF token and the timestamps stay
+here. A login issues a new id (no session fixation); logout and idle timeout delete it. Failed
+logins are counted per account and per client address; past the profile's limit both are locked
+for `lockout_s` and the answer says until when.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from webui.roles import Role
+
+COOKIE = "chargeos_session"
+ID_BYTES = 32
+
+
+@dataclass
+class Session:
+    """One browser's session: anonymous (login form only) or logged in with a role."""
+
+    session_id: str
+    csrf_token: str
+    created_at: float
+    last_seen: float
+    role: Role | None = None
+
+
+class SessionStore:
+    """All sessions of this webapp process."""
+
+    def __init__(self, clock: Callable[[], float], idle_timeout_s: float) -> None:
+        self._clock = clock
+        self._idle_timeout_s = idle_timeout_s
+        self._sessions: dict[str, Session] = {}
+
+    def get(self, session_id: str | None) -> Session | None:
+        """The live session for a cookie value (touching it), or None."""
+        if not session_id:
+            return None
+        session = self._sessions.get(session_id)
+        now = self._clock()
+        if session is None or now - session.last_seen > self._idle_timeout_s:
+            self._sessions.pop(session_id, None)
+            return None
+        session.last_seen = now
+        return session
+
+    def new(self, role: Role | None = None) -> Session:
+        """A fresh session with its own id and CSRF token."""
+        now = self._clock()
+        session = Session(
+            secrets.token_urlsafe(ID_BYTES), secrets.token_urlsafe(ID_BYTES), now, now, role
+        )
+        self._sessions[session.session_id] = session
+        self._expire(now)
+        return session
+
+    def login(self, previous: Session | None, role: Role) -> Session:
+        """Replace `previous` by a new session for `role` (a new id at login)."""
+        if previous is not None:
+            self._sessions.pop(previous.session_id, None)
+        return self.new(role)
+
+    def logout(self, session: Session) -> None:
+        """Forget the session on the server."""
+        self._sessions.pop(session.session_id, None)
+
+    def logout_role(self, role: Role, keep: Session | None = None) -> None:
+        """End every session of `role` (after a password change), except `keep`."""
+        for session_id, session in list(self._sessions.items()):
+            if session.role is role and session is not keep:
+                del self._sessions[session_id]
+
+    def _expire(self, now: float) -> None:
+        for session_id, session in list(self._sessions.items()):
+            if now - session.last_seen > self._idle_timeout_s:
+                del self._sessions[session_id]
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    locked_until: float = 0.0
+
+
+@dataclass
+class LoginGuard:
+    """Counts failed logins per account and per client; locks both past the limit."""
+
+    clock: Callable[[], float]
+    limit: int
+    lockout_s: float
+    _accounts: dict[str, _Failures] = field(default_factory=dict)
+    _clients: dict[str, _Failures] = field(default_factory=dict)
+
+    def locked_for(self, account: str, client: str) -> float:
+        """Seconds until this account or client may try again (0 = now)."""
+        now = self.clock()
+        until = max(
+            self._accounts.get(account, _Failures()).locked_until,
+            self._clients.get(client, _Failures()).locked_until,
+        )
+        return max(0.0, until - now)
+
+    def failed(self, account: str, client: str) -> None:
+        """Record a failed attempt; lock when the limit is reached."""
+        now = self.clock()
+        for table, key in ((self._accounts, account), (self._clients, client)):
+            entry = table.setdefault(key, _Failures())
+            entry.count += 1
+            if entry.count >= self.limit:
+                entry.locked_until = now + self.lockout_s
+                entry.count = 0
+
+    def succeeded(self, account: str, client: str) -> None:
+        """A good login clears the account's and the client's counters."""
+        self._accounts.pop(account, None)
+        self._clients.pop(client, None)
