@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMPS := .stamps
 DATA_DIR ?= var/data
 # Debian packages the suite and the dev runner need (installed only when missing).
-APT_PACKAGES := python3-venv
+APT_PACKAGES := python3-venv chromium
 
 .PHONY: run test lint typecheck unit schema lock clean
 
