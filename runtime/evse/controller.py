@@ -127,6 +127,7 @@ class Controller:
         async with self.lock:
             if status is not None:
                 self._judge_board(status)
+                await self._retry_latched_diode_fault(status)
             self._settle(status)
             await self._run_effects()
             await self._apply_outputs(status)
@@ -162,6 +163,14 @@ class Controller:
             FaultKind.OVER_TEMPERATURE, verdict.too_hot, f"{status.temperature_c:.1f} °C"
         )
         self._judge_contactor_feedback(status)
+
+    async def _retry_latched_diode_fault(self, status: PowerBoardStatus) -> None:
+        """The board latches a diode fault; once the car is unplugged, clear it and try again."""
+        if status.diode_fault and status.cp_state is CpState.A:
+            try:
+                await self.devices.power_board.clear_faults()
+            except DeviceError as error:
+                log.warning("power board did not clear the diode fault: %s", error)
 
     def _judge_contactor_feedback(self, status: PowerBoardStatus) -> None:
         commanded = self._applied.contactor_closed if self._applied else False

@@ -48,6 +48,21 @@ def test_dc_leakage_is_steady_red_ends_the_session_and_stays_until_power_cycle(
     asyncio.run(scenario())
 
 
+def test_missing_diode_is_red_and_clears_after_unplugging(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_charger(tmp_path) as rig:
+            await rig.start_charging()
+            rig.station.car.misbehave(CarFault.DIODE)
+            await rig.until_led(LedColour.RED)
+            assert "EVCommunicationError" in error_codes(rig)
+            assert not rig.station.board.contactor_closed
+            rig.unplug()
+            rig.station.car.misbehave(CarFault.NONE)
+            await rig.until_led(LedColour.GREEN)
+
+    asyncio.run(scenario())
+
+
 def test_pilot_short_is_red_and_clears_when_the_car_is_fixed(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_charger(tmp_path) as rig:
