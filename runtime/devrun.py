@@ -98,6 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     provisioned = provision_device_secrets(data_dir, profile.station.identity_prefix)
     print(provisioned.sticker_path.read_text(encoding="utf-8"))
     print(f"data directory: {data_dir}  (active profile: {active})")
+    host = (
+        "localhost"
+        if str(profile.webui.bind_address) in ("127.0.0.1", "0.0.0.0")
+        else (str(profile.webui.bind_address))
+    )
+    print(f"web configurator: https://{host}:{profile.webui.https_port}  (self-signed per device)")
 
     conf = data_dir / "run" / "supervisord.conf"
     programs = programs_for(profile.hardware.simulated)
