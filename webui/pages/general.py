@@ -20,9 +20,10 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from runtime.config.device_secrets import DeviceSecretsError, load_device_secrets
+from runtime.evse.client import EvseUnavailable
 from runtime.evse.status import EvseStatus
 from webui.context import STATE_KEY
-from webui.pages.common import NOT_AVAILABLE, evse_status
+from webui.pages.common import NOT_AVAILABLE, evse_client, evse_status
 from webui.rendering import render
 from webui.roles import Role
 from webui.security import require_role
@@ -130,11 +131,13 @@ async def general(request: web.Request) -> web.Response:
 
 
 async def live(request: web.Request) -> web.WebSocketResponse:
-    """GET /api/live (WebSocket): the EVSE values every second, for pages without reload."""
+    """GET /api/live (WebSocket): the EVSE values at once on every evse event, else each second."""
     require_role(request, Role.INSTALLER, Role.EV)
     socket_ = web.WebSocketResponse(heartbeat=30)
     await socket_.prepare(request)
+    changed = asyncio.Event()
     receiving = asyncio.create_task(_drain(socket_))
+    following = asyncio.create_task(_follow_evse_events(request, changed))
     try:
         for _ in range(int(LIVE_MAX_S / LIVE_PERIOD_S)):
             if socket_.closed or receiving.done():
@@ -144,13 +147,28 @@ async def live(request: web.Request) -> web.WebSocketResponse:
             if status is not None:
                 payload["raw"] = status.model_dump(mode="json")
             await socket_.send_json(payload)
-            await asyncio.sleep(LIVE_PERIOD_S)
+            changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), LIVE_PERIOD_S)
     except ConnectionResetError:
         log.info("live view closed by the browser")
     finally:
         receiving.cancel()
+        following.cancel()
         await socket_.close()
     return socket_
+
+
+async def _follow_evse_events(request: web.Request, changed: asyncio.Event) -> None:
+    """Wake the live view on every evse event (state, fault, card, transaction)."""
+    for _ in range(int(LIVE_MAX_S / LIVE_PERIOD_S)):
+        try:
+            async with evse_client(request) as client:
+                async for _event in client.events():
+                    changed.set()
+        except (EvseUnavailable, TimeoutError, ConnectionError) as error:
+            log.debug("evse events not available: %s", error)
+        await asyncio.sleep(LIVE_PERIOD_S)
 
 
 async def _drain(socket_: web.WebSocketResponse) -> None:
