@@ -24,6 +24,7 @@ from runtime.evse.controller import Controller
 from runtime.evse.csms_bridge import CsmsBridge
 from runtime.evse.devices import open_devices, wait_for_sim_endpoints
 from runtime.evse.events import EventHub
+from runtime.evse.recorder import record_events
 from runtime.evse.service import EvseContext, run_controller, start_controller
 from runtime.evse.sessions import SessionKeeper
 from runtime.persistence.auth_cache import AuthCache
@@ -74,11 +75,13 @@ async def serve(data_dir: Path) -> int:
         loop.add_signal_handler(signum, stop.set)
     context = EvseContext(controller, commands, transactions, EventLog(database))
     runner = await serve_unix(create_app(context, bridge), api_socket_path(data_dir))
+    recording = asyncio.create_task(record_events(events, context.event_log, clock.now))
     try:
         await start_controller(controller)
         log.info("evse running (%s hardware)", "simulated" if sim else "real")
         await run_controller(controller, stop)
     finally:
+        recording.cancel()
         await runner.cleanup()
         await opened.close()
         database.close()
