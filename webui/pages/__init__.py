@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from webui.pages import general, installer
+from webui.pages import csms, general, installer, load, network
 
-ROUTES = (*general.ROUTES, *installer.ROUTES)
+ROUTES = (*general.ROUTES, *installer.ROUTES, *csms.ROUTES, *network.ROUTES, *load.ROUTES)
