@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
-from webui.pages import csms, general, installer, load, network
+from webui.pages import admin, csms, general, installer, load, monitor, network, transactions
 
-ROUTES = (*general.ROUTES, *installer.ROUTES, *csms.ROUTES, *network.ROUTES, *load.ROUTES)
+ROUTES = (
+    *general.ROUTES,
+    *installer.ROUTES,
+    *csms.ROUTES,
+    *network.ROUTES,
+    *load.ROUTES,
+    *transactions.ROUTES,
+    *monitor.ROUTES,
+    *admin.ROUTES,
+)
