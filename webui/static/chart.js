@@ -10,7 +10,7 @@
   const STALE_MS = 5000;
   const MIN_SPACING_MS = 900;
   const SVG = "http://www.w3.org/2000/svg";
-  const SIZE = { width: 640, height: 260, left: 44, right: 10, top: 10, bottom: 26 };
+  const MARGIN = { left: 44, right: 10, top: 10, bottom: 26 };
   const SERIES = [
     { key: "site-l1", pick: (raw) => phase(raw.site_currents_a, 0) },
     { key: "site-l2", pick: (raw) => phase(raw.site_currents_a, 1) },
@@ -105,7 +105,10 @@
     }
 
     draw(now) {
-      const { width, height, left, right, top, bottom } = SIZE;
+      // drawn at the box's own pixel size, so the axis text stays readable on a phone
+      const width = Math.max(300, Math.round(this.plot.clientWidth || 640));
+      const height = Math.round(Math.min(260, Math.max(180, width * 0.45)));
+      const { left, right, top, bottom } = MARGIN;
       const plotWidth = width - left - right;
       const plotHeight = height - top - bottom;
       let highest = this.siteLimit;
