@@ -109,28 +109,95 @@ def changes_from(form: Form, data: Mapping[str, str]) -> tuple[dict[str, Any], d
     return changes, errors
 
 
+@dataclass(frozen=True)
+class MappedField(FormField):
+    """A field whose form text stands for another profile type."""
+
+    def shown(self, value: Any) -> Any:
+        """The stored value as the form shows it."""
+        return value
+
+    def parsed(self, value: Any) -> Any:
+        """The submitted value (after forms.convert) as the profile stores it; ValueError."""
+        return value
+
+
+def _stored(item: FormField, value: Any) -> Any:
+    if isinstance(item, MappedField):
+        value = item.parsed(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # "10" in a number field stays `10` in the file, not `10.0`
+    return value
+
+
+def _field_of(form: Form, path: str) -> tuple[FormField, str] | None:
+    """The field an error path belongs to, and the rest of the path (a list entry)."""
+    for item in form.fields:
+        if path == item.path or path.startswith(item.path + "."):
+            return item, path[len(item.path) + 1 :]
+    return None
+
+
+def _placed(form: Form, invalid: ProfileInvalid) -> FormOutcome:
+    outcome = FormOutcome()
+    for error in invalid.errors:
+        found = _field_of(form, error.path)
+        if found is None:
+            outcome.general.append(f"{error.path}: {error.message}")
+            continue
+        item, rest = found
+        message = f"entry {int(rest) + 1}: {error.message}" if rest.isdigit() else error.message
+        outcome.errors.setdefault(item.path, message)
+    return outcome
+
+
 async def save(store: ConfigStore, form: Form, data: Mapping[str, str]) -> FormOutcome:
-    """Apply and save a submission; nothing changes unless the whole profile stays valid."""
+    """Save the fields whose value differs from the profile, all or nothing (saved: any written)."""
     changes, errors = changes_from(form, data)
+    wanted: dict[str, Any] = {}
+    for item in form.fields:
+        if item.path in changes:
+            try:
+                wanted[item.path] = _stored(item, changes[item.path])
+            except ValueError as error:
+                errors[item.path] = str(error)
     if errors:
         return FormOutcome(errors=errors)
+    changed = {path: value for path, value in wanted.items() if value != store.get(path)}
+    if not changed:
+        return FormOutcome()
     try:
-        await asyncio.to_thread(_apply, store, changes)
+        await asyncio.to_thread(_apply, store, changed)
     except ProfileInvalid as invalid:
-        outcome = FormOutcome()
-        paths = {item.path for item in form.fields}
-        for error in invalid.errors:
-            if error.path in paths:
-                outcome.errors.setdefault(error.path, error.message)
-            else:
-                outcome.general.append(f"{error.path}: {error.message}")
-        return outcome
+        return _placed(form, invalid)
     except ConfigPathError as error:
         return FormOutcome(general=[str(error)])
-    log.info("saved %s: %s", form.name, ", ".join(sorted(changes)))
+    log.info("saved %s: %s", form.name, ", ".join(sorted(changed)))
     return FormOutcome(saved=True)
 
 
 def _apply(store: ConfigStore, changes: dict[str, Any]) -> None:
     store.update(changes)
     store.save()
+
+
+def shown_values(store: ConfigStore, form: Form) -> dict[str, Any]:
+    """The stored value of every field as its input shows it."""
+    values = values_of(store, form)
+    for item in form.fields:
+        if isinstance(item, MappedField) and item.kind != "password":
+            values[item.path] = item.shown(values[item.path])
+    return values
+
+
+def typed_values(form: Form, data: Mapping[str, str]) -> dict[str, Any]:
+    """What the user submitted, to show again with the errors (never a password)."""
+    values: dict[str, Any] = {}
+    for item in form.fields:
+        if item.kind == "password":
+            values[item.path] = ""
+        elif item.kind == "toggle":
+            values[item.path] = item.name in data
+        else:
+            values[item.path] = data.get(item.name, "")
+    return values

@@ -19,7 +19,7 @@ from webui.sessions import COOKIE, Session
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SESSION_KEY = "chargeos.session"
+SESSION_KEY: web.RequestKey[Session | None] = web.RequestKey("session")
 PUBLIC = frozenset({"/login", "/static", "/favicon.ico"})
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
@@ -114,8 +114,9 @@ def set_session_cookie(response: web.StreamResponse, session: Session) -> None:
 
 def current_session(request: web.Request) -> Session:
     """The request's session (always present behind the middleware)."""
-    session = request.get(SESSION_KEY)
-    assert isinstance(session, Session)
+    session: Session | None = request.get(SESSION_KEY)
+    if session is None:
+        raise web.HTTPUnauthorized(text="log in first")
     return session
 
 

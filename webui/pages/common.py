@@ -11,7 +11,7 @@ from aiohttp import web
 from runtime.evse.client import EvseClient, EvseUnavailable
 from runtime.evse.status import EvseStatus
 from webui.context import STATE_KEY
-from webui.forms import Form, FormOutcome, save, values_of
+from webui.forms import Form, FormOutcome, save, shown_values, typed_values
 from webui.rendering import render
 from webui.roles import Role
 from webui.security import require_role
@@ -45,39 +45,30 @@ async def settings_page(
     roles: Sequence[Role] = (Role.INSTALLER,),
     **extra: Any,
 ) -> web.Response:
-    """GET shows the forms; POST saves the one submitted and shows the result next to it."""
+    """GET shows the forms; POST saves what changed in the one submitted, answered next to it."""
     require_role(request, *roles)
-    store = request.app[STATE_KEY].store
+    state = request.app[STATE_KEY]
     outcomes: dict[str, FormOutcome] = {}
+    typed: dict[str, dict[str, Any]] = {}
     notice = None
-    status = 200
     if request.method == "POST":
-        data = await request.post()
-        name = str(data.get("form", ""))
-        form = next((f for f in forms if f.name == name), None)
+        data = {key: str(value) for key, value in (await request.post()).items()}
+        form = next((f for f in forms if f.name == data.get("form")), None)
         if form is None:
-            raise web.HTTPBadRequest(text=f"unknown form {name!r}")
-        outcome = await save(store, form, {k: str(v) for k, v in data.items()})
-        outcomes[name] = outcome
-        if outcome.saved:
-            notice = await apply_profile_change(request.app[STATE_KEY], form)
+            raise web.HTTPBadRequest(text=f"unknown form {data.get('form')!r}")
+        outcome = outcomes[form.name] = await save(state.store, form, data)
+        if outcome.errors or outcome.general:
+            typed[form.name] = typed_values(form, data)
+        elif outcome.saved:
+            notice = await apply_profile_change(state, form)
         else:
-            status = 400
-    values = {form.name: values_of(store, form) for form in forms}
-    if request.method == "POST":
-        # a refused form shows what the user typed, not the stored values
-        for name, outcome in outcomes.items():
-            if not outcome.saved:
-                posted = await request.post()
-                for field_ in next(f for f in forms if f.name == name).fields:
-                    if field_.kind not in ("password", "toggle"):
-                        values[name][field_.path] = str(posted.get(field_.name, ""))
-                    elif field_.kind == "toggle":
-                        values[name][field_.path] = field_.name in posted
+            notice = "Nothing changed."
+    values = {form.name: typed.get(form.name) or shown_values(state.store, form) for form in forms}
+    refused = any(outcome.errors or outcome.general for outcome in outcomes.values())
     return render(
         request,
         template,
-        status=status,
+        status=400 if refused else 200,
         forms=forms,
         values=values,
         outcomes=outcomes,

@@ -9,158 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
 from runtime.config.device_secrets import DeviceSecretsError, load_device_secrets
-from runtime.config.errors import ProfileInvalid
-from runtime.config.store import ConfigStore
-from runtime.config.yaml_edit import ConfigPathError
 from webui.context import STATE_KEY
-from webui.forms import Form, FormField, FormOutcome, changes_from, values_of
-from webui.pages.common import NOT_AVAILABLE
-from webui.rendering import render
+from webui.forms import Form, FormField
+from webui.pages.common import NOT_AVAILABLE, settings_page
 from webui.roles import Role
 from webui.security import require_role
-from webui.services import apply_profile_change
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MappedField(FormField):
-    """A field whose form text stands for another profile type."""
-
-    def shown(self, value: Any) -> Any:
-        """The stored value as the form shows it."""
-        return value
-
-    def parsed(self, value: Any) -> Any:
-        """The submitted value (after forms.convert) as the profile stores it; ValueError."""
-        return value
-
-
-def _stored(item: FormField, value: Any) -> Any:
-    if isinstance(item, MappedField):
-        value = item.parsed(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # "10" in a number field stays `10` in the file, not `10.0`
-    return value
-
-
-def _field_of(form: Form, path: str) -> tuple[FormField, str] | None:
-    """The field an error path belongs to, and the rest of the path (a list entry)."""
-    for item in form.fields:
-        if path == item.path or path.startswith(item.path + "."):
-            return item, path[len(item.path) + 1 :]
-    return None
-
-
-def _placed(form: Form, invalid: ProfileInvalid) -> FormOutcome:
-    outcome = FormOutcome()
-    for error in invalid.errors:
-        found = _field_of(form, error.path)
-        if found is None:
-            outcome.general.append(f"{error.path}: {error.message}")
-            continue
-        item, rest = found
-        message = f"entry {int(rest) + 1}: {error.message}" if rest.isdigit() else error.message
-        outcome.errors.setdefault(item.path, message)
-    return outcome
-
-
-async def save_changed(store: ConfigStore, form: Form, data: Mapping[str, str]) -> FormOutcome:
-    """Save the fields whose value differs from the profile, all or nothing (saved: any written)."""
-    changes, errors = changes_from(form, data)
-    wanted: dict[str, Any] = {}
-    for item in form.fields:
-        if item.path in changes:
-            try:
-                wanted[item.path] = _stored(item, changes[item.path])
-            except ValueError as error:
-                errors[item.path] = str(error)
-    if errors:
-        return FormOutcome(errors=errors)
-    changed = {path: value for path, value in wanted.items() if value != store.get(path)}
-    if not changed:
-        return FormOutcome()
-    try:
-        await asyncio.to_thread(_apply, store, changed)
-    except ProfileInvalid as invalid:
-        return _placed(form, invalid)
-    except ConfigPathError as error:
-        return FormOutcome(general=[str(error)])
-    log.info("saved %s: %s", form.name, ", ".join(sorted(changed)))
-    return FormOutcome(saved=True)
-
-
-def _apply(store: ConfigStore, changes: dict[str, Any]) -> None:
-    store.update(changes)
-    store.save()
-
-
-def shown_values(store: ConfigStore, form: Form) -> dict[str, Any]:
-    """The stored value of every field as its input shows it."""
-    values = values_of(store, form)
-    for item in form.fields:
-        if isinstance(item, MappedField) and item.kind != "password":
-            values[item.path] = item.shown(values[item.path])
-    return values
-
-
-def typed_values(form: Form, data: Mapping[str, str]) -> dict[str, Any]:
-    """What the user submitted, to show again with the errors (never a password)."""
-    values: dict[str, Any] = {}
-    for item in form.fields:
-        if item.kind == "password":
-            values[item.path] = ""
-        elif item.kind == "toggle":
-            values[item.path] = item.name in data
-        else:
-            values[item.path] = data.get(item.name, "")
-    return values
-
-
-async def settings_view(
-    request: web.Request,
-    template: str,
-    forms: Sequence[Form],
-    roles: Sequence[Role] = (Role.INSTALLER,),
-    **extra: Any,
-) -> web.Response:
-    """GET shows the forms; POST saves what changed in the one submitted, answered next to it."""
-    require_role(request, *roles)
-    state = request.app[STATE_KEY]
-    outcomes: dict[str, FormOutcome] = {}
-    typed: dict[str, dict[str, Any]] = {}
-    notice = None
-    if request.method == "POST":
-        data = {key: str(value) for key, value in (await request.post()).items()}
-        form = next((f for f in forms if f.name == data.get("form")), None)
-        if form is None:
-            raise web.HTTPBadRequest(text=f"unknown form {data.get('form')!r}")
-        outcome = outcomes[form.name] = await save_changed(state.store, form, data)
-        if outcome.errors or outcome.general:
-            typed[form.name] = typed_values(form, data)
-        elif outcome.saved:
-            notice = await apply_profile_change(state, form)
-        else:
-            notice = "Nothing changed."
-    values = {form.name: typed.get(form.name) or shown_values(state.store, form) for form in forms}
-    refused = any(outcome.errors or outcome.general for outcome in outcomes.values())
-    return render(
-        request,
-        template,
-        status=400 if refused else 200,
-        forms=forms,
-        values=values,
-        outcomes=outcomes,
-        notice=notice,
-        **extra,
-    )
 
 
 async def device_identity(request: web.Request) -> str | None:
@@ -261,7 +120,7 @@ async def csms(request: web.Request) -> web.Response:
     """GET/POST /csms (the OCPP client reconnects with the saved settings once it exists)."""
     require_role(request, Role.INSTALLER)
     identity = await device_identity(request)
-    return await settings_view(request, "csms.html", forms(identity), facts=status_of(request))
+    return await settings_page(request, "csms.html", forms(identity), facts=status_of(request))
 
 
 ROUTES = (("GET", "/csms", csms), ("POST", "/csms", csms))

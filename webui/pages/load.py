@@ -11,8 +11,7 @@ from aiohttp import web
 
 from webui.context import STATE_KEY
 from webui.forms import Form, FormField
-from webui.pages.common import evse_status
-from webui.pages.csms import settings_view
+from webui.pages.common import evse_status, settings_page
 from webui.pages.general import evse_view
 from webui.roles import Role
 from webui.security import require_role
@@ -104,7 +103,7 @@ async def load(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="load balancing is not licensed on this charger")
     status = await evse_status(request)
     # the template reads the site limit from the store, so a limit just saved shows at once
-    return await settings_view(
+    return await settings_page(
         request,
         "load.html",
         FORMS,

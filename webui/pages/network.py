@@ -17,9 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from runtime.config.device_secrets import ACCESS_POINT_SSID_PREFIX
-from webui.forms import FieldKind, Form, FormField
-from webui.pages.common import NOT_AVAILABLE
-from webui.pages.csms import MappedField, device_identity, settings_view
+from webui.forms import FieldKind, Form, FormField, MappedField
+from webui.pages.common import NOT_AVAILABLE, settings_page
+from webui.pages.csms import device_identity
 from webui.rendering import render
 from webui.roles import Role
 from webui.security import require_role
@@ -210,7 +210,7 @@ async def network(request: web.Request) -> web.Response:
     identity = await device_identity(request)
     own_ssid = ACCESS_POINT_SSID_PREFIX + identity[-6:] if identity else NOT_AVAILABLE
     blocks = sections(own_ssid)
-    return await settings_view(
+    return await settings_page(
         request,
         "network.html",
         (form_of(blocks),),
