@@ -33,7 +33,7 @@ from runtime.programs import PROGRAMS
 from runtime.update import Verdict, verify_update
 from webui.context import STATE_KEY, WebState
 from webui.pages.common import NOT_AVAILABLE, evse_status
-from webui.pages.monitor import DOWNLOADED, error_lines
+from webui.pages.monitor import DOWNLOADED, log_lines
 from webui.pages.transactions import download_response
 from webui.rendering import render
 from webui.roles import Role
@@ -344,7 +344,7 @@ def _no_file(*details: str) -> UploadRefused:
 
 # ----- system logs --------------------------------------------------------------------------
 async def system_logs(request: web.Request) -> web.StreamResponse:
-    """GET /admin/logs.tar.gz: every log for a service ticket, streamed, then deleted."""
+    """GET /admin/logs.tar.gz: every log for a service ticket, streamed from a deleted file."""
     require_role(request, Role.INSTALLER, Role.EV)
     state = request.app[STATE_KEY]
     settings = state.settings
@@ -355,7 +355,7 @@ async def system_logs(request: web.Request) -> web.StreamResponse:
     except DeviceSecretsError:
         identity = "charger"
     root = f"chargeos-logs_{identity}_{now:%Y%m%dT%H%M%SZ}"
-    errors = await error_lines(request, DOWNLOADED)
+    events = await log_lines(request, DOWNLOADED, errors_only=False)
     about = (
         f"ChargeOS {settings.version}\ncharger identity: {identity}\n"
         f"created: {now.isoformat(timespec='seconds')}\n"
@@ -363,25 +363,26 @@ async def system_logs(request: web.Request) -> web.StreamResponse:
     )
     extra = {
         "about.txt": about,
-        "error-log.txt": "".join(f"{line}\n" for line in reversed(errors))
-        if errors is not None
-        else f"error log {NOT_AVAILABLE}: the charging controller did not answer\n",
+        "event-log.txt": "".join(f"{line}\n" for line in reversed(events))
+        if events is not None
+        else f"event log {NOT_AVAILABLE}: the charging controller did not answer\n",
     }
     await asyncio.to_thread(settings.uploads_dir.mkdir, mode=0o700, parents=True, exist_ok=True)
     archive = await asyncio.to_thread(
         build_log_archive, settings.data_dir / "log", settings.uploads_dir, root, extra
     )
     try:
-        response = download_response(f"{root}.tar.gz", "application/gzip")
-        response.content_length = archive.stat().st_size
-        await response.prepare(request)
-        with archive.open("rb") as file:
-            while chunk := await asyncio.to_thread(file.read, CHUNK_BYTES):
-                await response.write(chunk)
-        await response.write_eof()
-        return response
+        file = archive.open("rb")
     finally:
-        await asyncio.to_thread(archive.unlink, missing_ok=True)
+        await asyncio.to_thread(archive.unlink)  # gone once closed, even if we die meanwhile
+    with file:
+        response = download_response(f"{root}.tar.gz", "application/gzip")
+        response.content_length = os.fstat(file.fileno()).st_size
+        await response.prepare(request)
+        while chunk := await asyncio.to_thread(file.read, CHUNK_BYTES):
+            await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 def build_log_archive(log_dir: Path, work_dir: Path, root: str, extra: Mapping[str, str]) -> Path:

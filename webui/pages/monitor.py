@@ -1,9 +1,9 @@
-"""Monitor (SCC, both logins): the OCPP websocket log and the error log, each downloadable.
+"""Monitor (SCC, both logins): the OCPP websocket log and the error log (downloadable).
 
-The error log is the evse service's persistent event log; fault events read as the manual's
-lines ("EVSE 1: FAULTED. OCPP error code: GroundFailure. Vendor error code: RCM_DC_6MA") and the
-page refreshes them from /monitor/errors.json. The websocket log belongs to the OCPP client
-(`scc`), which is not part of this version: the page says so.
+The error log is the faults and warnings of the evse service's persistent event log, in the
+evse's own words, which are the manual's lines ("EVSE 1: FAULTED. OCPP error code: GroundFailure.
+Vendor error code: RCM_DC_6MA."); the page refreshes them from /monitor/errors.json. The
+websocket log belongs to the OCPP client (`scc`), not part of this version: the page says so.
 """
 
 from __future__ import annotations
@@ -25,59 +25,51 @@ from webui.security import require_role
 
 log = logging.getLogger(__name__)
 
-SHOWN = 200  # lines on the page; the download has up to DOWNLOADED
+SHOWN = 200  # error lines on the page
+FETCHED = 500  # newest events read for the page; the error lines among them are shown
 DOWNLOADED = 1000  # the evse API's largest page
+ERROR_LEVELS = frozenset({"warning", "error", "critical"})
 STAMP = "%y/%m/%d, %H:%M:%S"  # as the manual's log: [22/03/10, 18:01:25]
 WEBSOCKET_LOG = f"{NOT_AVAILABLE}: the OCPP client is not installed yet"
 ERRORS_UNAVAILABLE = f"{NOT_AVAILABLE}: the charging controller does not answer"
 REFRESH_S = 5
 
 
-def error_line(event: EventRecord, zone: zoneinfo.ZoneInfo) -> str:
-    """One event as a line of the error log."""
+def is_error(event: EventRecord) -> bool:
+    """Faults (raised or cleared) and anything logged as a warning or worse."""
+    return "ocpp_error_code" in event.data or event.level in ERROR_LEVELS
+
+
+def log_line(event: EventRecord, zone: zoneinfo.ZoneInfo) -> str:
+    """One event as a line of the log; the evse words its own lines as the manual does."""
     stamp = event.at.astimezone(zone).strftime(STAMP)
-    return f"[{stamp}] {_text(event)}"
+    text = event.message or event.code
+    return f"[{stamp}] {text}" if event.source == "evse" else f"[{stamp}] {event.source}: {text}"
 
 
-def _text(event: EventRecord) -> str:
-    data = event.data
-    if "ocpp_error_code" not in data:
-        return f"{event.source}: {event.message or event.code}"
-    evse = f"EVSE {data.get('evse_id', 1)}"
-    vendor_id = f" Vendor ID: {data['vendor_id']}." if data.get("vendor_id") else ""
-    vendor_code = data.get("vendor_error_code") or ""
-    if data.get("raised", True):
-        return (
-            f"{evse}: FAULTED. OCPP error code: {data['ocpp_error_code']}.{vendor_id}"
-            f" Vendor error code: {vendor_code}"
-        )
-    return (
-        f"{evse}: NOT FAULTED. OCPP error code: NoError.{vendor_id}"
-        f" Cleared: {data['ocpp_error_code']} (vendor error code {vendor_code or 'none'})"
-    )
-
-
-async def error_lines(request: web.Request, limit: int) -> list[str] | None:
-    """The newest `limit` error log lines, newest first; None when the evse does not answer."""
+async def log_lines(
+    request: web.Request, fetched: int, *, errors_only: bool = True
+) -> list[str] | None:
+    """Lines of the newest `fetched` events, newest first; None when the evse does not answer."""
     zone = zoneinfo.ZoneInfo(request.app[STATE_KEY].store.profile.system.timezone)
     try:
         async with evse_client(request) as client:
-            events = await client.event_log(limit=limit)
+            events = await client.event_log(limit=fetched)
     except (EvseUnavailable, TimeoutError, EvseApiError) as error:
-        log.info("error log not available: %s", error)
+        log.info("event log not available: %s", error)
         return None
-    return [error_line(event, zone) for event in events]
+    return [log_line(e, zone) for e in events if is_error(e) or not errors_only]
 
 
 async def monitor(request: web.Request) -> web.Response:
     """GET /monitor."""
     require_role(request, Role.INSTALLER, Role.EV)
-    lines = await error_lines(request, SHOWN)
+    lines = await log_lines(request, FETCHED)
     return render(
         request,
         "monitor.html",
         websocket_log=WEBSOCKET_LOG,
-        errors=lines,
+        errors=lines[:SHOWN] if lines is not None else None,
         errors_unavailable=ERRORS_UNAVAILABLE,
         refresh_s=REFRESH_S,
         download_failed=request.query.get("download") == "unavailable",
@@ -87,10 +79,10 @@ async def monitor(request: web.Request) -> web.Response:
 async def errors_json(request: web.Request) -> web.Response:
     """GET /monitor/errors.json: the error log for the page's live refresh."""
     require_role(request, Role.INSTALLER, Role.EV)
-    lines = await error_lines(request, SHOWN)
+    lines = await log_lines(request, FETCHED)
     body: dict[str, Any] = {
         "available": lines is not None,
-        "lines": lines or [],
+        "lines": (lines or [])[:SHOWN],
         "message": ERRORS_UNAVAILABLE if lines is None else "",
     }
     return web.json_response(body)
@@ -99,7 +91,7 @@ async def errors_json(request: web.Request) -> web.Response:
 async def errors_download(request: web.Request) -> web.Response:
     """GET /monitor/error-log.txt: "Download Error Log", oldest line first."""
     require_role(request, Role.INSTALLER, Role.EV)
-    lines = await error_lines(request, DOWNLOADED)
+    lines = await log_lines(request, DOWNLOADED)
     if lines is None:
         raise web.HTTPSeeOther("/monitor?download=unavailable")
     now = dt.datetime.now(dt.UTC)
