@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -218,6 +219,19 @@ def test_the_browsers_file_name_never_becomes_a_path(
     assert path.parent == site.state.settings.uploads_dir
     assert re.fullmatch(r"update-[0-9a-f]{16}\.zip", path.name), path.name
     assert not (tmp_path / "escaped.zip").exists()
+    assert leftovers(site) == []
+
+
+def test_an_upload_that_would_fill_the_data_partition_is_refused(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    usage = SimpleNamespace(total=4096 * MB, used=4026 * MB, free=70 * MB)
+    monkeypatch.setattr(admin.shutil, "disk_usage", lambda path: usage)
+    answer = upload(site.logged_in("installer"), b"\0" * (8 * MB))
+    assert answer.status == 507
+    verdict = answer.json()
+    assert verdict["summary"] == "Not enough free space on the charger for this update."
+    assert "70 MB free" in verdict["details"][0]
     assert leftovers(site) == []
 
 
