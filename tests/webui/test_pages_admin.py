@@ -322,6 +322,7 @@ def test_service_control_restarts_programs_and_reports_states_and_versions(site:
         installer = site.logged_in("installer")
         page = installer.get("/admin").text
         assert "Service Control" in page and "EVSE(s)" in page and "RUNNING" in page
+        assert "Service control not available" not in page
         assert site.state.settings.version in page
         scc_row = page[page.index("SCC client") :].split("</tr>")[0]
         assert "not available" in scc_row
@@ -351,7 +352,9 @@ def test_service_control_restarts_programs_and_reports_states_and_versions(site:
 
 
 def test_service_control_says_so_when_supervisord_does_not_answer(site: Site) -> None:
-    status, text = command(site.logged_in("installer"), "evse.restart")
+    installer = site.logged_in("installer")
+    assert "Service control not available" in installer.get("/admin").text
+    status, text = command(installer, "evse.restart")
     assert status == 503
     assert "Service control not available" in text
 

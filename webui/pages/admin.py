@@ -115,6 +115,7 @@ async def admin_page(
     state = request.app[STATE_KEY]
     installer = current_session(request).role is Role.INSTALLER
     rows, others = await _component_rows(request, state) if installer else ([], [])
+    reachable = any(row["available"] and row["component"].program for row in rows)
     return render(
         request,
         "admin.html",
@@ -125,6 +126,7 @@ async def admin_page(
         service_result=service_result,
         components=rows,
         others=others,
+        supervisor_down=installer and not reachable,
     )
 
 
