@@ -187,7 +187,7 @@ def corrupt_zip() -> bytes:
 
 @pytest.mark.parametrize("role", ["installer", "ev"])
 def test_a_corrupt_update_zip_reads_as_a_clear_error(
-    stack: Stack, context: BrowserContext, role: str
+    stack: Stack, context: BrowserContext, role: str, screenshot_dirs: tuple[Path, ...]
 ) -> None:
     page = log_in(context, stack, role)
     answer = page.goto(f"{stack.base_url}/admin")
@@ -199,6 +199,7 @@ def test_a_corrupt_update_zip_reads_as_a_clear_error(
     verdict = page.locator('[role="alert"], .error').filter(has_text=CLEAR_UPDATE_ERROR)
     expect(verdict.first).to_be_visible(timeout=UPDATE_VERDICT_TIMEOUT_MS)
     text = verdict.first.inner_text()
+    shoot(page, screenshot_dirs, f"{role}-admin-corrupt-update-{LAPTOP[0]}x{LAPTOP[1]}")
     assert not re.search(r"Traceback|Internal Server Error|\b500\b", text), text
 
 
@@ -249,11 +250,11 @@ def test_every_page_is_screenshotted_and_nothing_overflows_on_a_phone(
                     page.locator("label.menu-button").click()
                     shoot(page, screenshot_dirs, f"{role}-menu-open-{label}")
                     problems += overflow(page, f"{role}/menu", size)
+                problems += [f"{role} console: {message}" for message in errors]
                 refused = [p for p in PAGES if role not in p.roles]
-                for spec in refused[:1]:
+                for spec in refused[:1]:  # what a refused page looks like (403 expected)
                     page.goto(f"{stack.base_url}/{spec.slug}")
                     shoot(page, screenshot_dirs, f"{role}-{spec.slug}-refused-{label}")
-                problems += [f"{role} console: {message}" for message in errors]
                 context.clear_cookies()
         finally:
             context.close()

@@ -28,6 +28,10 @@ from webui.sessions import COOKIE
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
 PLACEHOLDER = re.compile(r"\{[^}]+\}")
+# Pages both logins see, and the parts of them the EV login may use (issue 4: the owner sees
+# "Admin's System Update and System Logs; every other page and action answers 403"). The part is
+# the path's second segment without extension: /admin/logs.tar.gz is "logs".
+EV_PARTS_OF_SHARED_PAGES = {"admin": frozenset({"", "update", "logs"})}
 LOCKED = re.compile(r"Too many failed logins\. Try again at [0-9:]+ \(in (\d+) s\)\.")
 
 
@@ -54,10 +58,23 @@ class RouteCase:
         return next((page for page in PAGES if page.slug == slug), None)
 
     @property
+    def part(self) -> str:
+        """The path's segment after the page's slug, without extension ("" for the page)."""
+        segments = [part for part in self.template.split("/") if part]
+        if segments[:1] == ["api"]:
+            segments = segments[1:]
+        return segments[1].split(".")[0] if len(segments) > 1 else ""
+
+    @property
     def installer_only(self) -> bool:
         """Only the installer login may use it."""
         page = self.page
-        return page is not None and Role.EV not in page.roles
+        if page is None:
+            return False
+        if Role.EV not in page.roles:
+            return True
+        allowed = EV_PARTS_OF_SHARED_PAGES.get(page.slug)
+        return allowed is not None and self.part not in allowed
 
     @property
     def is_page(self) -> bool:
