@@ -27,7 +27,7 @@ from runtime.config.device_secrets import provision_device_secrets
 from runtime.config.store import ConfigStore
 from runtime.version import chargeos_version
 from tests.webui.stack import sticker_logins
-from webui.app import create_app
+from webui.app import Handler, create_app
 from webui.context import STATE_KEY, WebSettings, WebState
 from webui.sessions import COOKIE
 
@@ -140,8 +140,15 @@ class Site:
         self.loop.close()
 
 
-def open_site(data_dir: Path, edit: Mapping[str, Any] | None = None) -> Site:
-    """Provision a device in `data_dir`, build the app with `create_app` and serve it."""
+def open_site(
+    data_dir: Path,
+    edit: Mapping[str, Any] | None = None,
+    extra_routes: tuple[tuple[str, str, Handler], ...] = (),
+) -> Site:
+    """Provision a device in `data_dir`, build the app with `create_app` and serve it.
+
+    `extra_routes` are added behind the app's middlewares (to test what they do to any route).
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     profile = data_dir / "profile.yaml"
     shutil.copyfile(SIMULATED, profile)
@@ -161,7 +168,10 @@ def open_site(data_dir: Path, edit: Mapping[str, Any] | None = None) -> Site:
         clock=clock,
     )
     loop = asyncio.new_event_loop()
-    server = TestServer(create_app(settings, ConfigStore.open(profile)), host="127.0.0.1")
+    app = create_app(settings, ConfigStore.open(profile))
+    for method, path, handler in extra_routes:
+        app.router.add_route(method, path, handler)
+    server = TestServer(app, host="127.0.0.1")
     loop.run_until_complete(server.start_server())
     return Site(data_dir, clock, loop, server, sticker_logins(data_dir))
 

@@ -15,11 +15,12 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer, make_mocked_request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.webui.inprocess import Agent, Answer, Site
+from tests.webui.inprocess import Agent, Answer, Site, open_site
 from webui.__main__ import redirect_app
 from webui.rendering import template_environment
 from webui.roles import PAGES, PageSpec, Role
@@ -313,6 +314,22 @@ def test_an_idle_session_expires(site: Site) -> None:
     assert installer.get("/general").location == "/login"
 
 
+# Pre-login sessions a webapp keeps at most: a few visitors' tabs, far below what an
+# unauthenticated client could make it allocate otherwise (each lives session_idle_timeout_s).
+MAX_ANONYMOUS_SESSIONS = 1024
+
+
+def test_anonymous_requests_do_not_pile_up_server_side_sessions(site: Site) -> None:
+    installer = site.logged_in("installer")
+    bot = site.agent()
+    for path in ("/general", "/login"):
+        for _ in range(MAX_ANONYMOUS_SESSIONS + 500):
+            bot.request("GET", path, cookie="")  # a client that never sends the cookie back
+    stored = len(site.state.sessions._sessions)  # no public count: the store's own table
+    assert stored <= MAX_ANONYMOUS_SESSIONS + 1, f"{stored} server-side sessions for one bot"
+    assert installer.get("/general").status == 200  # a logged-in session is never evicted
+
+
 def assert_security_headers(answer: Answer, what: str) -> None:
     """CSP without inline script, nosniff, no framing."""
     csp = answer.headers.get("Content-Security-Policy", "")
@@ -335,6 +352,22 @@ def test_every_answer_carries_the_security_headers(site: Site) -> None:
         assert_security_headers(installer.get(path), path)
     assert_security_headers(installer.request("DELETE", "/general"), "DELETE /general")
     assert_security_headers(anonymous.login("installer", "wrong"), "failed login")
+
+
+async def broken_handler(request: web.Request) -> web.StreamResponse:
+    """A page with a bug: any handler may raise something unexpected one day."""
+    raise RuntimeError("a bug in a page handler")
+
+
+def test_an_unexpected_error_still_carries_the_security_headers(tmp_path: Path) -> None:
+    site = open_site(tmp_path / "data", extra_routes=(("GET", "/general/broken", broken_handler),))
+    try:
+        answer = site.logged_in("installer").get("/general/broken")
+        assert answer.status == 500
+        assert "a bug in a page handler" not in answer.text  # no details to the browser
+        assert_security_headers(answer, "500 from a failing handler")
+    finally:
+        site.close()
 
 
 class InlineCode(HTMLParser):
