@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,6 +86,7 @@ class Forms(HTMLParser):
             self._select = None
 
 
+@pytest.mark.slow
 def test_no_form_submission_gives_a_server_error(site: Site) -> None:
     installer = site.logged_in("installer")
     forms: list[FormSeen] = []
