@@ -14,6 +14,7 @@ import time
 from aiohttp import web
 
 from runtime.config.device_secrets import (
+    MAX_PASSWORD_LENGTH,
     DeviceSecretsError,
     change_password,
     load_device_secrets,
@@ -96,8 +97,8 @@ async def password_change(request: web.Request) -> web.Response:
     error = None
     if not await asyncio.to_thread(verify_password, secrets, session.role.account, current):
         error = "The current password is wrong."
-    elif len(new) < MIN_PASSWORD_LENGTH:
-        error = f"The new password needs at least {MIN_PASSWORD_LENGTH} characters."
+    elif not MIN_PASSWORD_LENGTH <= len(new) <= MAX_PASSWORD_LENGTH:
+        error = f"The new password needs {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
     elif new != again:
         error = "The two new passwords differ."
     if error is not None:

@@ -51,6 +51,9 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         response = error
         _decorate(response, request)
         raise
+    except Exception:  # a bug: the browser learns nothing but gets the headers
+        log.exception("%s %s failed", request.method, request.path)
+        response = web.Response(status=500, text="internal error; see the system logs")
     _decorate(response, request)
     return response
 
@@ -69,11 +72,9 @@ async def sessions_and_csrf(request: web.Request, handler: Handler) -> web.Strea
     """Attach the session; refuse private routes without login and changes without token."""
     state = request.app[STATE_KEY]
     session = state.sessions.get(request.cookies.get(COOKIE))
-    if session is None and (request.path == "/login" or not is_public(request.path)):
+    fresh = session is None and request.path == "/login"  # only the login form needs one
+    if fresh:
         session = state.sessions.new()
-        fresh = True
-    else:
-        fresh = False
     request[SESSION_KEY] = session
     if not is_public(request.path) and (session is None or session.role is None):
         if request.method == "GET" and not request.path.startswith("/api/"):

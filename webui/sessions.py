@@ -16,6 +16,7 @@ from webui.roles import Role
 
 COOKIE = "chargeos_session"
 ID_BYTES = 32
+MAX_ANONYMOUS_SESSIONS = 1024  # login forms opened but not used; the oldest goes first
 
 
 @dataclass
@@ -57,7 +58,18 @@ class SessionStore:
         )
         self._sessions[session.session_id] = session
         self._expire(now)
+        if role is None:
+            self._bound_anonymous()
         return session
+
+    def is_live(self, session: Session) -> bool:
+        """Whether `session` is still logged in (not logged out, not expired)."""
+        return self._sessions.get(session.session_id) is session
+
+    def _bound_anonymous(self) -> None:
+        anonymous = [s for s in self._sessions.values() if s.role is None]
+        for session in sorted(anonymous, key=lambda s: s.last_seen)[:-MAX_ANONYMOUS_SESSIONS]:
+            del self._sessions[session.session_id]
 
     def login(self, previous: Session | None, role: Role) -> Session:
         """Replace `previous` by a new session for `role` (a new id at login)."""

@@ -132,7 +132,8 @@ async def general(request: web.Request) -> web.Response:
 
 async def live(request: web.Request) -> web.WebSocketResponse:
     """GET /api/live (WebSocket): the EVSE values at once on every evse event, else each second."""
-    require_role(request, Role.INSTALLER, Role.EV)
+    session = require_role(request, Role.INSTALLER, Role.EV)
+    sessions = request.app[STATE_KEY].sessions
     socket_ = web.WebSocketResponse(heartbeat=30)
     await socket_.prepare(request)
     changed = asyncio.Event()
@@ -140,7 +141,7 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     following = asyncio.create_task(_follow_evse_events(request, changed))
     try:
         for _ in range(int(LIVE_MAX_S / LIVE_PERIOD_S)):
-            if socket_.closed or receiving.done():
+            if socket_.closed or receiving.done() or not sessions.is_live(session):
                 break
             status = await evse_status(request)
             payload: dict[str, Any] = {"evse": evse_view(status)}
