@@ -48,6 +48,10 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except web.HTTPException as error:
+        page = _error_page(request, error)
+        if page is not None:
+            _decorate(page, request)
+            return page
         response = error
         _decorate(response, request)
         raise
@@ -56,6 +60,24 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         response = web.Response(status=500, text="internal error; see the system logs")
     _decorate(response, request)
     return response
+
+
+ERROR_TITLES = {403: "Not for this login", 404: "Page not found", 405: "Not allowed"}
+
+
+def _error_page(request: web.Request, error: web.HTTPException) -> web.Response | None:
+    """A refused page a person opened in the browser gets a page with a way back."""
+    title = ERROR_TITLES.get(error.status)
+    wants_html = "text/html" in request.headers.get("Accept", "")
+    if title is None or request.method != "GET" or not wants_html:
+        return None
+    message = error.text or title
+    page = (
+        request.app[STATE_KEY]
+        .templates.get_template("error.html")
+        .render(title=title, message=message)
+    )
+    return web.Response(text=page, status=error.status, content_type="text/html")
 
 
 def _decorate(response: web.StreamResponse, request: web.Request) -> None:

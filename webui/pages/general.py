@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import socket
 import subprocess
+import time
 import zoneinfo
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from webui.security import require_role
 log = logging.getLogger(__name__)
 
 LIVE_PERIOD_S = 1.0
+ADDRESSES_TTL_S = 10.0  # `ip` is a process start: not on every page view
 LIVE_MAX_S = 3600.0  # a forgotten tab stops after an hour; reloading resumes
 
 
@@ -81,7 +84,17 @@ def _system_temperature() -> str:
     return NOT_AVAILABLE
 
 
+@functools.lru_cache(maxsize=1)
+def _addresses_at(_minute_slot: int) -> str:
+    return _addresses_now()
+
+
 def _addresses() -> str:
+    """The host's IPv4 addresses, asked of `ip` at most every ADDRESSES_TTL_S."""
+    return _addresses_at(int(time.monotonic() / ADDRESSES_TTL_S))
+
+
+def _addresses_now() -> str:
     try:
         result = subprocess.run(
             ["ip", "-j", "-4", "addr", "show"],
