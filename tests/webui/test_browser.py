@@ -134,7 +134,7 @@ def test_the_installer_changes_current_limit_and_phase_rotation_in_exactly_two_l
 
     page = log_in(context, stack, "installer")
     page.goto(f"{stack.base_url}/installer")
-    charger = page.locator("form.settings").filter(
+    charger = page.locator(".settings").filter(
         has=page.locator('[name="electrical.current_limit_a"]')
     )
     charger.locator('[name="electrical.current_limit_a"]').fill(new_limit)
@@ -142,7 +142,7 @@ def test_the_installer_changes_current_limit_and_phase_rotation_in_exactly_two_l
     page.wait_for_load_state()
     expect(page.get_by_role("status").first).to_contain_text("Saved")
 
-    phases = page.locator("form.settings").filter(
+    phases = page.locator(".settings").filter(
         has=page.locator('[name="electrical.phase_rotation"]')
     )
     phases.locator('[name="electrical.phase_rotation"]').select_option(new_rotation)

@@ -20,6 +20,7 @@ from webui.services import apply_profile_change
 log = logging.getLogger(__name__)
 
 NOT_AVAILABLE = "not available"
+SAVE_ALL = "all"  # the Installer page's "save all configuration + calibrate"
 EVSE_TIMEOUT_S = 2.0
 
 
@@ -38,6 +39,13 @@ async def evse_status(request: web.Request) -> EvseStatus | None:
         return None
 
 
+def all_of(forms: Sequence[Form]) -> Form:
+    """Every form of a page as one, saved together."""
+    applies_to = tuple(sorted({program for form in forms for program in form.applies_to}))
+    fields = tuple(field for form in forms for field in form.fields)
+    return Form(SAVE_ALL, "All configuration", fields, applies_to=applies_to)
+
+
 async def settings_page(
     request: web.Request,
     template: str,
@@ -53,13 +61,17 @@ async def settings_page(
     notice = None
     if request.method == "POST":
         data = {key: str(value) for key, value in (await request.post()).items()}
-        form = next((f for f in forms if f.name == data.get("form")), None)
+        name = data.get("form")
+        form = (
+            all_of(forms) if name == SAVE_ALL else next((f for f in forms if f.name == name), None)
+        )
         if form is None:
-            raise web.HTTPBadRequest(text=f"unknown form {data.get('form')!r}")
+            raise web.HTTPBadRequest(text=f"unknown form {name!r}")
         outcome = outcomes[form.name] = await save(state.store, form, data)
         if outcome.errors or outcome.general:
-            typed[form.name] = typed_values(form, data)
-        elif outcome.saved:
+            for each in forms if name == SAVE_ALL else (form,):
+                typed[each.name] = typed_values(each, data)
+        elif outcome.saved or name == SAVE_ALL:  # "save all + calibrate" restarts in any case
             notice = await apply_profile_change(state, form)
         else:
             notice = "Nothing changed."
