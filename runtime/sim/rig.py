@@ -7,7 +7,6 @@ owns no sockets; `runtime.sim.process` serves it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,7 +25,7 @@ from runtime.sim.car import CarFault, CarSpec, SimCar
 from runtime.sim.meter import SimMeter
 from runtime.sim.modbus_server import EXTERNAL_BUS, INTERNAL_BUS, BusFault, SimModbusServer
 from runtime.sim.smbus_double import ChargerI2c
-from runtime.sim.station import TICK_PERIOD_S, SimStation, serve_station
+from runtime.sim.station import TICK_PERIOD_S, SimStation, run_ticks, serve_station
 from schemas import Profile
 from schemas.metering import ModbusMeterMetering
 
@@ -89,13 +88,7 @@ class SimRig:
 
     async def run(self, *, period_s: float = TICK_PERIOD_S) -> None:
         """Tick with the event loop's clock until cancelled."""
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            await asyncio.sleep(period_s)
-            now = loop.time()
-            self.tick(now - last)
-            last = now
+        await run_ticks(self.tick, period_s)
 
     # The car -------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ with the site's own load, through the CT clamps on the board. The simulation pro
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from runtime.hardware.types import PowerBoardStatus
@@ -95,13 +96,18 @@ class SimStation:
 
     async def run(self, *, period_s: float = TICK_PERIOD_S) -> None:
         """Tick with the event loop's clock until cancelled (the simulation process)."""
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            await asyncio.sleep(period_s)
-            now = loop.time()
-            self.tick(now - last)
-            last = now
+        await run_ticks(self.tick, period_s)
+
+
+async def run_ticks(tick: Callable[[float], None], period_s: float = TICK_PERIOD_S) -> None:
+    """Call `tick(dt)` every `period_s` with the real time passed, until cancelled."""
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while True:
+        await asyncio.sleep(period_s)
+        now = loop.time()
+        tick(now - last)
+        last = now
 
 
 def serve_station(
