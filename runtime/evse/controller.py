@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from runtime.evse.authorization import Authorizer
+from runtime.evse.board_checks import BoardChecks
 from runtime.evse.clock import Clock
 from runtime.evse.events import EventHub
 from runtime.evse.faults import ActiveFault, FaultKind, FaultTracker
@@ -23,7 +24,7 @@ from runtime.evse.iec61851 import MIN_CURRENT_A, REQUESTING_STATES
 from runtime.evse.indicator import Indicator
 from runtime.evse.limits import ExternalLimit
 from runtime.evse.machine import SessionMachine, StartSession, StopSession
-from runtime.evse.monitors import OvercurrentMonitor, TiltBumpMonitor, thermal_verdict
+from runtime.evse.monitors import OvercurrentMonitor, TiltBumpMonitor
 from runtime.evse.sessions import SessionKeeper
 from runtime.evse.states import LED_RGBW, EvseState, LedColour, Pilot
 from runtime.hardware.errors import DeviceError
@@ -48,7 +49,6 @@ BOARD_SILENT_AFTER = 3  # failed polls in a row (150 ms) before "power board not
 METER_SILENT_AFTER = 3
 METER_RETRY_WHEN_SILENT_S = 5.0  # a silent meter costs a bus timeout per try on a shared bus
 READER_SILENT_AFTER = 5
-CONTACTOR_FEEDBACK_S = 0.5  # feedback must follow the command within this (relay datasheet)
 BEEP_S = 0.08
 
 
@@ -85,6 +85,7 @@ class Controller:
         self.machine = SessionMachine()
         self.faults = FaultTracker(clock.monotonic, self._fault_changed)
         self.governor = OutputGovernor(clock.monotonic)
+        self.checks = BoardChecks(self.faults, profile.safety.temperature, clock.monotonic)
         self.indicator = Indicator(clock.monotonic)
         self.overcurrent = OvercurrentMonitor(profile.safety.overcurrent, clock.monotonic)
         self.tilt = TiltBumpMonitor(profile.safety.tilt_bump)
@@ -100,7 +101,6 @@ class Controller:
         self.started_at = clock.monotonic()
         self._silent = {"board": 0, "meter": 0, "reader": 0}
         self._applied: Outputs | None = None
-        self._feedback_mismatch_since: float | None = None
         self._card_in_field: str | None = None
         self._authorized_at: float | None = None
         self._urgent_stop = False
@@ -126,7 +126,11 @@ class Controller:
         status = await self._poll_board()
         async with self.lock:
             if status is not None:
-                self._judge_board(status)
+                self.thermal_throttle = self.checks.judge(
+                    status,
+                    pilot_forced_low=self.governor.outputs.duty_permille == 0,
+                    commanded=self._applied.contactor_closed if self._applied else False,
+                )
                 await self._retry_latched_diode_fault(status)
             self._settle(status)
             await self._run_effects()
@@ -146,24 +150,6 @@ class Controller:
         self.board = status
         return status
 
-    def _judge_board(self, status: PowerBoardStatus) -> None:
-        pilot_forced_low = self.governor.outputs.duty_permille == 0
-        self.faults.report(FaultKind.RCM, status.rcm_dc_fault, "RCM tripped (6 mA DC)")
-        if not pilot_forced_low:
-            pilot_error = status.cp_state in (CpState.E, CpState.F) or status.diode_fault
-            self.faults.report(FaultKind.PILOT, pilot_error, f"CP {status.cp_state}")
-        self.faults.report(FaultKind.CONTACTOR_WELDED, status.relay_welded, "board reports weld")
-        verdict = thermal_verdict(
-            status.temperature_c,
-            self.profile.safety.temperature,
-            FaultKind.OVER_TEMPERATURE in self.faults.kinds,
-        )
-        self.thermal_throttle = verdict.throttle
-        self.faults.report(
-            FaultKind.OVER_TEMPERATURE, verdict.too_hot, f"{status.temperature_c:.1f} °C"
-        )
-        self._judge_contactor_feedback(status)
-
     async def _retry_latched_diode_fault(self, status: PowerBoardStatus) -> None:
         """The board latches a diode fault; once the car is unplugged, clear it and try again."""
         if status.diode_fault and status.cp_state is CpState.A:
@@ -171,22 +157,6 @@ class Controller:
                 await self.devices.power_board.clear_faults()
             except DeviceError as error:
                 log.warning("power board did not clear the diode fault: %s", error)
-
-    def _judge_contactor_feedback(self, status: PowerBoardStatus) -> None:
-        commanded = self._applied.contactor_closed if self._applied else False
-        if status.contactor_closed == commanded:
-            self._feedback_mismatch_since = None
-            return
-        now = self.clock.monotonic()
-        if self._feedback_mismatch_since is None:
-            self._feedback_mismatch_since = now
-        if now - self._feedback_mismatch_since >= CONTACTOR_FEEDBACK_S:
-            kind = (
-                FaultKind.CONTACTOR_WELDED
-                if status.contactor_closed
-                else (FaultKind.CONTACTOR_STUCK_OPEN)
-            )
-            self.faults.report(kind, True, "contactor feedback does not follow the command")
 
     def _settle(self, status: PowerBoardStatus | None) -> None:
         machine = self.machine
