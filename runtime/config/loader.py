@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from runtime.config.errors import ProfileError, ProfileInvalid, errors_from_validation
 from runtime.config.yaml_io import load_document, to_plain
 from schemas import Profile
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,27 @@ def parse_profile(text: str, source: str) -> LoadedProfile:
     return LoadedProfile(document=document, profile=profile, source=source)
 
 
+def load_model(path: Path, model: type[M]) -> M:
+    """Read and validate any YAML document of ChargeOS (e.g. a board description)."""
+    document = _parse_yaml(_read_text(path, path.name), str(path))
+    try:
+        return model.model_validate(to_plain(document))
+    except ValidationError as error:
+        raise ProfileInvalid(errors_from_validation(error, document, str(path), model)) from None
+
+
 def load_profile(path: Path) -> LoadedProfile:
     """Read and validate the profile at `path`."""
+    return parse_profile(_read_text(path, "the profile"), str(path))
+
+
+def _read_text(path: Path, what: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ProfileInvalid(
-            [ProfileError(str(path), 1, 1, "(file)", f"cannot read the profile: {error}")]
+            [ProfileError(str(path), 1, 1, "(file)", f"cannot read {what}: {error}")]
         ) from None
-    return parse_profile(text, str(path))
 
 
 def _parse_yaml(text: str, source: str) -> CommentedMap:
