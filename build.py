@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""ChargeOS build entry point: validate profiles, generate the JSON Schema and diagrams.
+"""ChargeOS build entry point: validate profiles and boards, build and boot the image.
 
 `python build.py validate PROFILE...` checks profiles and prints every error as
 `FILE:LINE:COL: dotted.path: message`; `python build.py schema` regenerates
-`schemas/profile.schema.json` for editors.
+`schemas/profile.schema.json` for editors; `python build.py image --board B --profile P` builds
+`out/B/` (root filesystem, disk image, bmap, build-info.json); `python build.py run --board B`
+boots that image in qemu with the web configurator on https://127.0.0.1:8443.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +23,10 @@ from typing import Any
 from runtime.config.errors import ProfileInvalid
 from runtime.config.loader import load_model, load_profile
 from runtime.evse.diagram import diagram_document
+from runtime.image import qemu
+from runtime.image.context import BuildContext, BuildError, BuildLog
+from runtime.image.pipeline import build_image
+from runtime.version import chargeos_version
 from schemas import Profile
 from schemas.image import Board
 
@@ -26,6 +34,8 @@ REPO = Path(__file__).resolve().parent
 SCHEMA_PATH = REPO / "schemas" / "profile.schema.json"
 DIAGRAM_PATH = REPO / "docs" / "evse-state-machine.md"
 IMAGE_DIR = REPO / "image"
+OUT_DIR = REPO / "out"
+CACHE_DIR = REPO / "cache"
 SCHEMA_ID = "https://chargeos.invalid/schemas/profile.schema.json"
 
 
@@ -112,6 +122,105 @@ def cmd_diagram(output: Path) -> int:
     return 0
 
 
+def source_date_epoch() -> int:
+    """SOURCE_DATE_EPOCH from the environment, else the last commit's time."""
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        return int(os.environ["SOURCE_DATE_EPOCH"])
+    result = subprocess.run(
+        ["git", "-C", str(REPO), "log", "-1", "--format=%ct"], capture_output=True, check=False
+    )
+    return int(result.stdout.strip() or 0)
+
+
+def load_board(name: str) -> tuple[Board, Path] | None:
+    """The board description image/boards/NAME/board.yaml, or None after printing why not."""
+    path = IMAGE_DIR / "boards" / name / "board.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.parent.name for p in IMAGE_DIR.glob("boards/*/board.yaml")))
+        print(f"no board {name!r} (image/boards/{name}/board.yaml); boards: {known}")
+        return None
+    try:
+        board = load_model(path, Board)
+    except ProfileInvalid as invalid:
+        print(invalid)
+        return None
+    problems = board_file_problems(board, path)
+    for problem in problems:
+        print(problem)
+    return None if problems else (board, path)
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    """Build the board's image from its description and a profile."""
+    loaded = load_board(args.board)
+    if loaded is None:
+        return 1
+    board, board_path = loaded
+    if os.geteuid() != 0:
+        print("build.py image needs root (mmdebstrap --mode=root, chroot, device nodes)")
+        return 1
+    try:
+        load_profile(args.profile)
+    except ProfileInvalid as invalid:
+        print(invalid)
+        return 1
+    out_dir: Path = args.out / board.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (out_dir / ".lock").open("w") as lock, (out_dir / "build.log").open("w") as log_file:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"another build of {board.name} is running in {out_dir}")
+            return 1
+        for stale in out_dir.glob("*.img"):
+            stale.unlink()
+        ctx = BuildContext(
+            repo=REPO,
+            board=board,
+            board_dir=board_path.parent,
+            image_dir=IMAGE_DIR,
+            profile=args.profile.resolve(),
+            out_dir=out_dir,
+            cache_dir=args.cache_dir,
+            source_date_epoch=source_date_epoch(),
+            version=args.version or chargeos_version(),
+            log=BuildLog(log_file),
+        )
+        print(f"building ChargeOS {ctx.version} for {board.name} (log: {out_dir / 'build.log'})")
+        try:
+            info_path = build_image(ctx)
+        except BuildError as error:
+            print(f"build failed: {error}\nfull log: {out_dir / 'build.log'}")
+            return 1
+    info = json.loads(info_path.read_text())
+    for name, sizes in info["outputs"].items():
+        print(f"  {out_dir / name}: {sizes['bytes'] / 2**20:.1f} MiB")
+    print(f"  {info_path}: total {info['total_seconds']:.0f} s")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Boot the built image of a board in qemu until it powers off or Ctrl-C."""
+    out_dir: Path = args.out / args.board
+    images = sorted(out_dir.glob("*.img"))
+    if not images:
+        print(f"no image in {out_dir}: run `python build.py image --board {args.board}` first")
+        return 1
+    machine = qemu.QemuMachine(
+        image=images[-1],
+        serial_log=out_dir / "serial.log",
+        forwards=(qemu.Forward(args.https_port, 8443), qemu.Forward(args.http_port, 8080)),
+    )
+    print(f"booting {machine.image} under TCG; serial console: {machine.serial_log}")
+    print(f"web configurator: https://127.0.0.1:{args.https_port} once `evse available` shows")
+    process = qemu.start(machine)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        qemu.stop(process)
+        return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run one subcommand."""
     parser = argparse.ArgumentParser(prog="build.py", description=__doc__)
@@ -124,7 +233,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     boards.add_argument("boards", nargs="+", type=Path)
     diagram = commands.add_parser("diagram", help="write docs/evse-state-machine.md")
     diagram.add_argument("--output", type=Path, default=DIAGRAM_PATH)
+    image = commands.add_parser("image", help="build the disk image of a board")
+    image.add_argument("--board", default="qemu-x86_64")
+    image.add_argument("--profile", type=Path, default=REPO / "profiles" / "simulated.yaml")
+    image.add_argument("--out", type=Path, default=OUT_DIR)
+    image.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
+    image.add_argument("--version", help="system version (default: pyproject's)")
+    run = commands.add_parser("run", help="boot the built image in qemu (TCG)")
+    run.add_argument("--board", default="qemu-x86_64")
+    run.add_argument("--out", type=Path, default=OUT_DIR)
+    run.add_argument("--https-port", type=int, default=8443)
+    run.add_argument("--http-port", type=int, default=8080)
     args = parser.parse_args(argv)
+    if args.command == "image":
+        return cmd_image(args)
+    if args.command == "run":
+        return cmd_run(args)
     if args.command == "validate":
         return cmd_validate(args.profiles)
     if args.command == "validate-board":

@@ -65,7 +65,7 @@ class Permission(ProfileModel):
     owner: Name = "root"
     group: Name = "root"
     mode: Annotated[str, StringConstraints(pattern=r"^0[0-7]{3,4}$")]
-    recursive: bool = False
+    recursive: bool = Field(False, description="Owner and group also for everything below")
 
 
 class Hooks(ProfileModel):
@@ -83,6 +83,22 @@ class Partition(ProfileModel):
     size: Size
     filesystem: Literal["vfat", "squashfs", "ext4"]
     uuid: UUID = Field(description="Fixed partition UUID (the same on every device)")
+
+
+ProfileValue = str | int | float | bool
+
+
+class Kernel(ProfileModel):
+    """What of the Debian kernel the board keeps."""
+
+    modules: tuple[RelativePath, ...] = Field(
+        min_length=1,
+        description="Module directories or files (under lib/modules/<version>/kernel) to keep; "
+        "the rest is trimmed",
+    )
+    initramfs_modules: tuple[Name, ...] = Field(
+        min_length=1, description="Modules the initramfs loads to find the root slot"
+    )
 
 
 class Board(ProfileModel):
@@ -104,9 +120,15 @@ class Board(ProfileModel):
     users: tuple[User, ...] = ()
     permissions: tuple[Permission, ...] = ()
     hooks: Hooks = Field(default_factory=Hooks)
+    kernel: Kernel
     kernel_cmdline: str = Field(min_length=1, max_length=1024)
     bootloader: Literal["grub-efi", "u-boot"]
     partitions: tuple[Partition, ...] = Field(min_length=4, max_length=8)
+    profile_overrides: dict[str, ProfileValue] = Field(
+        default_factory=dict,
+        description="Profile values this board needs whatever the profile says (dotted path: "
+        "value), e.g. the configurator listening beyond loopback on a real network",
+    )
 
     @cross_field_rule
     def ab_slots_and_data_partition(self) -> Iterator[Violation]:

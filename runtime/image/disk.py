@@ -1,0 +1,174 @@
+"""Build steps that turn TARGET_DIR into images: the read-only slot image (squashfs), the boot
+partition (GRUB, its A/B configuration and environment), the data partition, and the GPT disk
+image that holds them, written without loop devices or mounts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+from runtime.image import grubenv
+from runtime.image.context import BuildContext, BuildError
+from runtime.image.grubcfg import GRUB_DIR, GRUB_MODULES, grub_cfg, initial_environment
+from runtime.image.layout import ALIGN, DISK_ID_NAMESPACE, disk_layout
+
+SQUASHFS = "rootfs.squashfs"
+BCJ_FILTERS = {"amd64": "x86", "arm64": "arm", "armhf": "armthumb"}
+
+
+def image_path(ctx: BuildContext) -> Path:
+    """out/<board>/<image_name>-<version>.img"""
+    return ctx.binaries_dir / f"{ctx.board.image_name}-{ctx.version}.img"
+
+
+def make_squashfs(ctx: BuildContext) -> None:
+    """The root slot image: xz (GRUB reads the kernel from it); mksquashfs takes every time
+    from SOURCE_DATE_EPOCH in the environment, which makes it reproducible."""
+    output = ctx.binaries_dir / SQUASHFS
+    output.unlink(missing_ok=True)
+    bcj = BCJ_FILTERS[ctx.board.debian.architecture]
+    ctx.run(
+        [
+            "mksquashfs",
+            ctx.target_dir,
+            output,
+            "-noappend",
+            "-no-progress",
+            "-comp",
+            "xz",
+            "-Xbcj",
+            bcj,
+            "-b",
+            "1M",
+            "-no-exports",
+            "-no-xattrs",
+        ]
+    )
+    slot = disk_layout(ctx.board).by_role("rootfs")[0]
+    size = output.stat().st_size
+    if size > slot.size:
+        raise BuildError(
+            f"{SQUASHFS} is {size / 2**20:.0f} MiB; slot {slot.label} holds {slot.size / 2**20:.0f}"
+        )
+    ctx.log.figures["squashfs_bytes"] = size
+
+
+def make_boot_partition(ctx: BuildContext) -> Path:
+    """A FAT ESP with a standalone GRUB, its A/B grub.cfg and a fresh grubenv."""
+    layout = disk_layout(ctx.board)
+    (boot,) = layout.by_role("boot")
+    staging = ctx.work_dir / "boot"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    efi = staging / "BOOTX64.EFI"
+    ctx.run(["grub-mkimage", "-O", "x86_64-efi", "-o", efi, "-p", GRUB_DIR, *GRUB_MODULES])
+    (staging / "grub.cfg").write_text(grub_cfg(layout, ctx.board.kernel_cmdline))
+    grubenv.create(staging / "grubenv", initial_environment())
+    partition = ctx.work_dir / "boot.vfat"
+    partition.unlink(missing_ok=True)
+    volume_id = _fixed_uuid(ctx, "boot").hex[:8]
+    ctx.run(
+        [
+            "mkfs.vfat",
+            "--invariant",
+            "-i",
+            volume_id,
+            "-n",
+            "BOOT",
+            "-C",
+            partition,
+            str(boot.size // 1024),
+        ]
+    )
+    image = f"{partition}"
+    ctx.run(["mmd", "-i", image, "::/EFI", f"::{GRUB_DIR}"])
+    for name in ("BOOTX64.EFI", "grub.cfg", "grubenv"):
+        ctx.run(["mcopy", "-i", image, "-m", staging / name, f"::{GRUB_DIR}/{name}"])
+    return partition
+
+
+def make_data_partition(ctx: BuildContext) -> Path:
+    """An empty ext4 data partition (first boot fills it), owned as the board's table says."""
+    layout = disk_layout(ctx.board)
+    (data,) = layout.by_role("data")
+    staging = ctx.work_dir / "data"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    owner = _data_owner(ctx)
+    partition = ctx.work_dir / "data.ext4"
+    partition.unlink(missing_ok=True)
+    fs_uuid = str(_fixed_uuid(ctx, "data"))
+    ctx.run(
+        [
+            "mke2fs",
+            "-q",
+            "-t",
+            "ext4",
+            "-L",
+            data.label,
+            "-U",
+            fs_uuid,
+            "-E",
+            f"root_owner={owner},hash_seed={fs_uuid}",
+            "-d",
+            staging,
+            partition,
+            f"{data.size // 1024}k",
+        ],
+        env=ctx.env({"E2FSPROGS_FAKE_TIME": str(ctx.source_date_epoch)}),
+    )
+    return partition
+
+
+def assemble_disk(ctx: BuildContext, boot: Path, data: Path) -> Path:
+    """The GPT disk image: boot, slot A with the system, slot B empty, data."""
+    layout = disk_layout(ctx.board)
+    image = image_path(ctx)
+    image.unlink(missing_ok=True)
+    with image.open("wb") as file:
+        file.truncate(layout.size)
+    ctx.run(
+        ["sfdisk", "--no-reread", "--no-tell-kernel", "--quiet", image],
+        stdin=layout.sfdisk_script().encode(),
+    )
+    slot_a = layout.by_role("rootfs")[0]
+    contents = {
+        layout.by_role("boot")[0].label: boot,
+        slot_a.label: ctx.binaries_dir / SQUASHFS,
+        layout.by_role("data")[0].label: data,
+    }
+    for label, source in contents.items():
+        placed = layout.by_label(label)
+        if source.stat().st_size > placed.size:
+            raise BuildError(f"{source.name} does not fit partition {label}")
+        ctx.run(
+            [
+                "dd",
+                f"if={source}",
+                f"of={image}",
+                "bs=1M",
+                f"seek={placed.start // ALIGN}",
+                "conv=notrunc,sparse",
+                "status=none",
+            ]
+        )
+    ctx.log.figures["image_bytes"] = layout.size
+    ctx.log.figures["image_allocated_bytes"] = image.stat().st_blocks * 512
+    return image
+
+
+def _fixed_uuid(ctx: BuildContext, what: str) -> uuid.UUID:
+    return uuid.uuid5(DISK_ID_NAMESPACE, f"chargeos:{ctx.board.name}:{what}")
+
+
+def _data_owner(ctx: BuildContext) -> str:
+    """uid:gid of the data partition's root, from the permission entry for /data."""
+    for permission in ctx.board.permissions:
+        if permission.path == "/data":
+            users = {u.name: u.uid for u in ctx.board.users}
+            uid = users.get(permission.owner, 0)
+            gid = users.get(permission.group, 0)
+            return f"{uid}:{gid}"
+    return "0:0"

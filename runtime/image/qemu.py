@@ -1,0 +1,126 @@
+"""Boot a built image in qemu-system-x86_64 under TCG, UEFI (OVMF) firmware, serial console to
+a log file, and the web configurator forwarded to the host's loopback only.
+
+`restrict=on` keeps the guest from reaching anything but the forwarded ports: nothing it does
+leaves this machine. The disk is used in place, so state written by the guest (the data
+partition, the A/B environment) survives to the next boot as on a real charger.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One TCP port of the guest reachable on the host's loopback."""
+
+    host_port: int
+    guest_port: int
+
+
+@dataclass(frozen=True)
+class QemuMachine:
+    """How to boot one disk image."""
+
+    image: Path
+    serial_log: Path
+    forwards: tuple[Forward, ...] = ()
+    memory_mb: int = 1024
+    cpus: int = 2
+    firmware_vars: Path | None = None  # per-VM copy of OVMF_VARS; made beside the log if None
+    reboot_ends_qemu: bool = False  # -no-reboot: a guest reboot ends qemu (tests count boots)
+    extra: tuple[str, ...] = field(default=())
+
+    def vars_file(self) -> Path:
+        """The VM's own UEFI variable store."""
+        return self.firmware_vars or self.serial_log.with_name("OVMF_VARS.fd")
+
+    def command(self) -> list[str]:
+        """The qemu command line."""
+        forwards = "".join(
+            f",hostfwd=tcp:127.0.0.1:{f.host_port}-:{f.guest_port}" for f in self.forwards
+        )
+        command = [
+            "qemu-system-x86_64",
+            "-accel",
+            "tcg",
+            "-cpu",
+            "max",
+            "-m",
+            str(self.memory_mb),
+            "-smp",
+            str(self.cpus),
+            "-drive",
+            f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+            "-drive",
+            f"if=pflash,format=raw,unit=1,file={self.vars_file()}",
+            "-drive",
+            f"file={self.image},format=raw,if=virtio,cache=unsafe",
+            "-netdev",
+            f"user,id=n0,restrict=on{forwards}",
+            "-device",
+            "virtio-net-pci,netdev=n0",
+            "-device",
+            "virtio-rng-pci",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-serial",
+            f"file:{self.serial_log}",
+        ]
+        if self.reboot_ends_qemu:
+            command.append("-no-reboot")
+        return [*command, *self.extra]
+
+
+def prepare(machine: QemuMachine) -> None:
+    """The per-VM firmware variables and an empty serial log."""
+    machine.serial_log.parent.mkdir(parents=True, exist_ok=True)
+    if not machine.vars_file().exists():
+        shutil.copyfile(OVMF_VARS, machine.vars_file())
+    machine.serial_log.write_bytes(b"")
+
+
+def start(machine: QemuMachine) -> subprocess.Popen[bytes]:
+    """Start qemu in the background (the caller stops it)."""
+    prepare(machine)
+    return subprocess.Popen(machine.command(), stdin=subprocess.DEVNULL)
+
+
+def wait_for_serial(
+    machine: QemuMachine,
+    process: subprocess.Popen[bytes],
+    text: str,
+    timeout_s: float,
+    *,
+    after: int = 0,
+) -> str:
+    """Wait until `text` appears in the serial log (after byte `after`); return the log so far."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        log = machine.serial_log.read_text(encoding="utf-8", errors="replace")
+        if text in log[after:]:
+            return log
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"qemu ended (exit {process.returncode}) before {text!r}:\n{log[-3000:]}"
+            )
+        time.sleep(0.5)
+    log = machine.serial_log.read_text(encoding="utf-8", errors="replace")
+    raise TimeoutError(f"no {text!r} on the serial console after {timeout_s:.0f} s:\n{log[-3000:]}")
+
+
+def stop(process: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
+    """End qemu (like pulling the plug) and reap it."""
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=timeout_s)

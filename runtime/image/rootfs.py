@@ -1,0 +1,314 @@
+"""Build steps that assemble the root filesystem in TARGET_DIR, Buildroot-style.
+
+Debian's packages make the base (mmdebstrap, cached by a hash of what goes in), ChargeOS and its
+locked wheels go into a venv under /opt, the overlays are copied in order, then the generated
+files (supervisord programs, factory profile, users, initramfs) and the trimming follow. Every
+step is deterministic given its inputs and SOURCE_DATE_EPOCH.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from runtime.config.loader import parse_profile
+from runtime.config.yaml_edit import assign
+from runtime.config.yaml_io import dump_document, load_document
+from runtime.image.context import BuildContext, BuildError, sha256_file
+from runtime.programs import SupervisorLayout, programs_for, supervisord_conf
+
+APP_DIR = "/opt/chargeos"
+VENV = f"{APP_DIR}/venv"
+FACTORY_PROFILE = f"{APP_DIR}/factory/profile.yaml"
+DATA_DIR = "/data"
+BOOT_MOUNT = "/boot/efi"
+SYSTEM_INFO = "/etc/chargeos/system.json"
+MIRROR = "http://deb.debian.org/debian"
+UNITS_ENABLED = ("chargeos-provision.service", "chargeos.service", "chargeos-health.service")
+# Debian units a read-only appliance does not run: package timers, ssh (a supervisord program,
+# off by default) and waiting for the network before multi-user.
+UNITS_MASKED = (
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "e2scrub_all.timer",
+    "e2scrub_reap.service",
+    "ssh.service",
+    "ssh.socket",
+    "NetworkManager-wait-online.service",
+    "fstrim.timer",
+)
+
+
+def base_cache_key(ctx: BuildContext) -> str:
+    """What determines the base root filesystem: suite, architecture, variant, packages."""
+    debian = ctx.board.debian
+    inputs = {
+        "suite": debian.suite,
+        "architecture": debian.architecture,
+        "variant": debian.variant,
+        "packages": sorted(debian.packages),
+        "mirror": MIRROR,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def make_base(ctx: BuildContext) -> None:
+    """The Debian base as a tar in the cache (mmdebstrap), unless the cache has it."""
+    key = base_cache_key(ctx)
+    tar = ctx.cache_dir / f"base-{ctx.board.debian.suite}-{ctx.board.debian.architecture}-{key}.tar"
+    ctx.log.figures["base_cache_key"] = key
+    if tar.exists():
+        ctx.log.figures["base_cached"] = True
+    else:
+        ctx.log.figures["base_cached"] = False
+        ctx.cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = tar.with_suffix(".partial")
+        debian = ctx.board.debian
+        ctx.run(
+            [
+                "mmdebstrap",
+                f"--variant={debian.variant}",
+                f"--architectures={debian.architecture}",
+                "--mode=root",
+                "--format=tar",
+                f"--include={','.join(debian.packages)}",
+                debian.suite,
+                partial,
+                MIRROR,
+            ]
+        )
+        partial.rename(tar)
+    ctx.log.figures["base_tar"] = str(tar)
+    ctx.log.figures["base_sha256"] = sha256_file(tar)
+
+
+def make_wheels(ctx: BuildContext) -> None:
+    """The locked dependency wheels (cached by the lock file's hash) and ChargeOS's own wheel."""
+    lock = ctx.repo / "requirements.lock"
+    key = sha256_file(lock)[:16]
+    wheels = ctx.cache_dir / f"wheels-{ctx.board.debian.architecture}-{key}"
+    if not wheels.exists():
+        partial = wheels.with_suffix(".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        # Any manylinux wheel up to glibc 2.36, bookworm's.
+        arch = {"amd64": "x86_64", "arm64": "aarch64", "armhf": "armv7l"}[
+            ctx.board.debian.architecture
+        ]
+        ctx.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--only-binary=:all:",
+                "--no-deps",
+                "--require-hashes",
+                *(f"--platform=manylinux_2_{minor}_{arch}" for minor in range(17, 37)),
+                f"--platform=manylinux2014_{arch}",
+                "--python-version=3.11",
+                "--implementation=cp",
+                "--abi=cp311",
+                "--abi=abi3",
+                "--abi=none",
+                "-r",
+                lock,
+                "-d",
+                partial,
+            ]
+        )
+        partial.rename(wheels)
+    app_wheels = ctx.work_dir / "app-wheel"
+    source = ctx.work_dir / "app-source"
+    for directory in (app_wheels, source):
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+    # Only committed-style sources: a copy keeps setuptools' build/ and egg-info out of the repo.
+    for name in ("schemas", "runtime", "webui"):
+        shutil.copytree(
+            ctx.repo / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ctx.repo / name, source / name)
+    ctx.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            app_wheels,
+            source,
+        ],
+        cwd=source,
+    )
+    ctx.log.figures["wheels_dir"] = str(wheels)
+    ctx.log.figures["app_wheel"] = str(next(app_wheels.glob("chargeos-*.whl")))
+
+
+def unpack_base(ctx: BuildContext) -> None:
+    """A fresh TARGET_DIR from the base tar."""
+    shutil.rmtree(ctx.target_dir, ignore_errors=True)
+    ctx.target_dir.mkdir(parents=True)
+    ctx.run(
+        ["tar", "--numeric-owner", "-xpf", str(ctx.log.figures["base_tar"]), "-C", ctx.target_dir]
+    )
+
+
+def install_app(ctx: BuildContext) -> None:
+    """ChargeOS and its locked wheels in a venv under /opt, with hash-based bytecode."""
+    staging = ctx.target_dir / "tmp" / "chargeos-build"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for wheel in Path(str(ctx.log.figures["wheels_dir"])).glob("*.whl"):
+        shutil.copy2(wheel, staging)
+    app_wheel = Path(str(ctx.log.figures["app_wheel"]))
+    shutil.copy2(app_wheel, staging)
+    shutil.copy2(ctx.repo / "requirements.lock", staging)
+    inside = "/tmp/chargeos-build"
+    pip = f"{VENV}/bin/pip"
+    ctx.chroot("/usr/bin/python3", "-m", "venv", VENV)
+    ctx.chroot(
+        pip,
+        "install",
+        "--quiet",
+        "--no-index",
+        "--find-links",
+        inside,
+        "--no-compile",
+        "--require-hashes",
+        "-r",
+        f"{inside}/requirements.lock",
+    )
+    ctx.chroot(
+        pip,
+        "install",
+        "--quiet",
+        "--no-index",
+        "--no-deps",
+        "--no-compile",
+        f"{inside}/{app_wheel.name}",
+    )
+    ctx.chroot(pip, "uninstall", "--quiet", "--yes", "pip", "setuptools")
+    shutil.rmtree(staging)
+    # unchecked-hash: bytecode that does not depend on file times (read-only root, reproducible).
+    ctx.chroot(
+        f"{VENV}/bin/python",
+        "-m",
+        "compileall",
+        "-q",
+        "--invalidation-mode",
+        "unchecked-hash",
+        f"{VENV}/lib",
+    )
+
+
+def apply_overlays(ctx: BuildContext) -> None:
+    """Copy the board's overlays into TARGET_DIR in order; later files win."""
+    for overlay in ctx.board.overlays:
+        ctx.run(
+            ["cp", "-a", "--no-preserve=ownership", f"{ctx.image_dir / overlay}/.", ctx.target_dir]
+        )
+
+
+def write_generated_files(ctx: BuildContext) -> None:
+    """The files made from the profile, the program table and the board."""
+    target = ctx.target_dir
+    for mount_point in (DATA_DIR, BOOT_MOUNT):
+        (target / mount_point.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    factory = target / FACTORY_PROFILE.lstrip("/")
+    factory.parent.mkdir(parents=True, exist_ok=True)
+    factory.write_text(factory_profile_text(ctx), encoding="utf-8")
+    profile = parse_profile(factory.read_text(encoding="utf-8"), str(ctx.profile)).profile
+    layout = SupervisorLayout(
+        data_dir=Path(DATA_DIR),
+        python=f"{VENV}/bin/python",
+        working_dir=Path(DATA_DIR),
+        factory_profile=Path(FACTORY_PROFILE),
+    )
+    conf = target / "etc" / "chargeos" / "supervisord.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(supervisord_conf(layout, programs_for(profile.hardware.simulated)))
+    info = {
+        "name": "ChargeOS",
+        "version": ctx.version,
+        "board": ctx.board.name,
+        "compatible": ctx.board.compatible,
+        "source_date_epoch": ctx.source_date_epoch,
+    }
+    (target / SYSTEM_INFO.lstrip("/")).write_text(json.dumps(info, indent=2) + "\n")
+    initramfs = target / "etc" / "initramfs-tools"
+    (initramfs / "modules").write_text("\n".join(ctx.board.kernel.initramfs_modules) + "\n")
+    _write_users(ctx)
+
+
+def factory_profile_text(ctx: BuildContext) -> str:
+    """The profile the image is built with, with the board's overrides; must validate."""
+    text = ctx.profile.read_text(encoding="utf-8")
+    if ctx.board.profile_overrides:
+        document = load_document(text)
+        for path, value in ctx.board.profile_overrides.items():
+            assign(document, path, value)
+        text = dump_document(document)
+    parse_profile(text, f"{ctx.profile} (with the overrides of board {ctx.board.name})")
+    return text
+
+
+def _write_users(ctx: BuildContext) -> None:
+    """Users and their groups, written straight into the account files (no host clock)."""
+    etc = ctx.target_dir / "etc"
+    days = ctx.source_date_epoch // 86400
+    groups = _read_table(etc / "group")
+    for user in ctx.board.users:
+        for group in (user.name, *user.groups):
+            if group not in groups:
+                gid = user.uid if group == user.name else _free_gid(groups)
+                groups[group] = [group, "x", str(gid), ""]
+                _append(etc / "gshadow", f"{group}:!::")
+        for group in user.groups:
+            members = [m for m in groups[group][3].split(",") if m]
+            groups[group][3] = ",".join([*members, user.name])
+        passwd = _read_table(etc / "passwd")
+        if user.name in passwd:
+            raise BuildError(f"board {ctx.board.name}: user {user.name} exists in the base")
+        _append(
+            etc / "passwd",
+            f"{user.name}:x:{user.uid}:{groups[user.name][2]}::{user.home}:{user.shell}",
+        )
+        _append(etc / "shadow", f"{user.name}:!:{days}::::::")
+    (etc / "group").write_text("".join(":".join(row) + "\n" for row in groups.values()))
+
+
+def _read_table(path: Path) -> dict[str, list[str]]:
+    rows = [line.split(":") for line in path.read_text().splitlines() if line]
+    return {row[0]: row for row in rows}
+
+
+def _free_gid(groups: dict[str, list[str]]) -> int:
+    used = {int(row[2]) for row in groups.values()}
+    return next(gid for gid in range(999, 100, -1) if gid not in used)
+
+
+def _append(path: Path, line: str) -> None:
+    with path.open("a") as file:
+        file.write(line + "\n")
+
+
+def apply_permissions(ctx: BuildContext) -> None:
+    """The board's permission table, then systemd units enabled and masked."""
+    for permission in ctx.board.permissions:
+        path = ctx.target_dir / permission.path.lstrip("/")
+        if not path.exists():
+            raise BuildError(f"permissions: {permission.path} is not in the root filesystem")
+        owner = f"{permission.owner}:{permission.group}"
+        recursive = ["-R"] if permission.recursive else []
+        ctx.chroot("chown", *recursive, owner, permission.path)
+        ctx.chroot("chmod", permission.mode, permission.path)
+    ctx.chroot("systemctl", "enable", *UNITS_ENABLED)
+    ctx.chroot("systemctl", "mask", *UNITS_MASKED)
