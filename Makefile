@@ -5,10 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .stamps
 DATA_DIR ?= var/data
-# Debian packages the suite and the dev runner need (installed only when missing).
-APT_PACKAGES := python3-venv chromium
+# Debian packages the suite and the dev runner need (installed only when missing): the browser
+# for the configurator tests, and the image tools (build.py image / run and their tests).
+APT_PACKAGES := python3-venv chromium \
+	mmdebstrap squashfs-tools dosfstools mtools fdisk e2fsprogs grub-efi-amd64-bin grub-common \
+	ovmf qemu-system-x86 bmap-tools
+BOARD ?= qemu-x86_64
+PROFILE ?= profiles/simulated.yaml
 
-.PHONY: run test lint typecheck unit schema lock clean
+.PHONY: run test lint typecheck unit schema lock clean image qemu
 
 $(STAMPS)/apt: Makefile
 	@mkdir -p $(STAMPS)
@@ -40,6 +45,14 @@ unit: $(STAMPS)/venv
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
+
+# The flashable disk image of a board (out/$(BOARD)/), and booting it under qemu (TCG).
+image: $(STAMPS)/venv
+	$(BIN)/python build.py image --board $(BOARD) --profile $(PROFILE)
+
+qemu: $(STAMPS)/venv
+	@ls out/$(BOARD)/*.img >/dev/null 2>&1 || $(BIN)/python build.py image --board $(BOARD) --profile $(PROFILE)
+	$(BIN)/python build.py run --board $(BOARD)
 
 schema: $(STAMPS)/venv
 	$(BIN)/python build.py schema

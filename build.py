@@ -206,10 +206,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not images:
         print(f"no image in {out_dir}: run `python build.py image --board {args.board}` first")
         return 1
+    webui = json.loads((out_dir / "build-info.json").read_text())["webui"]
+    forwards = [qemu.Forward(args.https_port, webui["https_port"])]
+    if webui["http_port"]:
+        forwards.append(qemu.Forward(args.http_port, webui["http_port"]))
     machine = qemu.QemuMachine(
-        image=images[-1],
-        serial_log=out_dir / "serial.log",
-        forwards=(qemu.Forward(args.https_port, 8443), qemu.Forward(args.http_port, 8080)),
+        image=images[-1], serial_log=out_dir / "serial.log", forwards=tuple(forwards)
     )
     print(f"booting {machine.image} under TCG; serial console: {machine.serial_log}")
     print(f"web configurator: https://127.0.0.1:{args.https_port} once `evse available` shows")

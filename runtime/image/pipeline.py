@@ -127,6 +127,7 @@ def build_info(ctx: BuildContext, timings: dict[str, float], total_s: float) -> 
             }
             for p in disk_layout(ctx.board).partitions
         ],
+        "webui": figures.get("webui"),
         "trim": figures.get("trim"),
         "base_cached": figures.get("base_cached"),
         "step_seconds": timings,

@@ -226,6 +226,10 @@ def write_generated_files(ctx: BuildContext) -> None:
     factory.parent.mkdir(parents=True, exist_ok=True)
     factory.write_text(factory_profile_text(ctx), encoding="utf-8")
     profile = parse_profile(factory.read_text(encoding="utf-8"), str(ctx.profile)).profile
+    ctx.log.figures["webui"] = {
+        "https_port": profile.webui.https_port,
+        "http_port": profile.webui.http_port,
+    }
     layout = SupervisorLayout(
         data_dir=Path(DATA_DIR),
         python=f"{VENV}/bin/python",

@@ -1,0 +1,122 @@
+"""The built image as tests use it: build it once with `build.py image`, boot it in qemu, read
+the serial console, the boot partition's grubenv and the partition table from the disk file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.image import grubenv, qemu
+from runtime.image.grubcfg import GRUBENV
+from runtime.image.layout import ALIGN
+from tests.webui.stack import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+BOARD = "qemu-x86_64"
+PROFILE = REPO / "profiles" / "simulated.yaml"
+BOOT_TIMEOUT_S = 300.0  # a first boot under TCG (argon2 hashing included) takes ~80 s here
+READY = "evse available, system healthy"
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """The outputs of one `build.py image` run."""
+
+    out_dir: Path
+    cache_dir: Path
+    image: Path
+    squashfs: Path
+    info: dict[str, object]
+    log: str  # what build.py printed
+
+
+def build(out: Path, cache: Path, *extra: str) -> BuiltImage:
+    """Run `build.py image` like a developer does; fail with its output."""
+    result = subprocess.run(
+        [sys.executable, "build.py", "image", "--board", BOARD, "--profile", str(PROFILE),
+         "--out", str(out), "--cache-dir", str(cache), *extra],
+        cwd=REPO, capture_output=True, text=True, timeout=1800, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out_dir = out / BOARD
+    (image,) = out_dir.glob("*.img")
+    info = json.loads((out_dir / "build-info.json").read_text())
+    return BuiltImage(out_dir, cache, image, out_dir / "rootfs.squashfs", info, result.stdout)
+
+
+def read_boot_environment(image: Path) -> dict[str, str]:
+    """GRUB's A/B environment, read from the boot partition of a (stopped) disk image."""
+    copy = subprocess.run(
+        ["mtype", "-i", f"{image}@@{ALIGN}", f"::{GRUBENV}"], capture_output=True, check=True
+    )
+    return grubenv.parse(copy.stdout, f"{image}:{GRUBENV}")
+
+
+def write_boot_environment(image: Path, variables: dict[str, str], scratch: Path) -> None:
+    """Replace GRUB's environment on the boot partition of a stopped disk image."""
+    block = scratch / "grubenv"
+    block.write_bytes(grubenv.render(variables))
+    subprocess.run(
+        ["mcopy", "-o", "-i", f"{image}@@{ALIGN}", str(block), f"::{GRUBENV}"], check=True
+    )
+
+
+@dataclass
+class Boot:
+    """A running guest."""
+
+    machine: qemu.QemuMachine
+    process: subprocess.Popen[bytes]
+    https_port: int
+
+    @property
+    def base_url(self) -> str:
+        """The configurator through the forwarded port."""
+        return f"https://127.0.0.1:{self.https_port}"
+
+    def serial(self) -> str:
+        """The serial console so far."""
+        return self.machine.serial_log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for(self, text: str, timeout_s: float = BOOT_TIMEOUT_S) -> str:
+        """Wait for `text` on the serial console."""
+        return qemu.wait_for_serial(self.machine, self.process, text, timeout_s)
+
+    def wait_until_off(self, timeout_s: float = 120) -> int:
+        """Wait for qemu to end (a guest reboot ends it: -no-reboot)."""
+        return self.process.wait(timeout=timeout_s)
+
+
+@contextmanager
+def booted(built: BuiltImage, name: str) -> Iterator[Boot]:
+    """Boot the image (its disk keeps what the guest writes); always stop qemu afterwards."""
+    guest_port = int(built.info["webui"]["https_port"])  # type: ignore[index]
+    host_port = free_port()
+    machine = qemu.QemuMachine(
+        image=built.image,
+        serial_log=built.out_dir / f"serial-{name}.log",
+        forwards=(qemu.Forward(host_port, guest_port),),
+        reboot_ends_qemu=True,
+    )
+    process = qemu.start(machine)
+    try:
+        yield Boot(machine, process, host_port)
+    finally:
+        qemu.stop(process)
+
+
+def sticker_from_serial(serial: str) -> dict[str, str]:
+    """The logins the first boot printed on the console: {"installer": ..., "ev": ...}."""
+    found = {}
+    for role, label in (("installer", "Installer password"), ("ev", "EV password")):
+        match = re.search(rf"{label}:\s+(\S+)", serial)
+        assert match, f"no {label} on the serial console"
+        found[role] = match.group(1)
+    return found

@@ -1,0 +1,191 @@
+"""The appliance image end to end: built from a clean cache by `build.py image`, its partition
+table and root filesystem as described, reproducible, and booted under TCG to a web
+configurator that logs in with the first boot's credentials, keeps its configuration across a
+reboot on a read-only root, and whose GRUB falls back to the other slot after three tries.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from runtime.config.loader import load_model
+from runtime.image.context import sha256_file
+from runtime.image.layout import ESP_TYPE, ROOT_TYPES, disk_layout
+from schemas.image import Board, size_bytes
+from tests.image.machine import (
+    READY,
+    REPO,
+    Boot,
+    BuiltImage,
+    booted,
+    build,
+    read_boot_environment,
+    sticker_from_serial,
+    write_boot_environment,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+BOARD = load_model(REPO / "image" / "boards" / "qemu-x86_64" / "board.yaml", Board)
+
+
+def test_the_build_shows_its_steps_and_describes_what_it_made(built_image: BuiltImage) -> None:
+    assert "[ 1/13] base" in built_image.log and "[13/13] post-image" in built_image.log
+    info = built_image.info
+    assert info["board"] == "qemu-x86_64" and info["compatible"] == BOARD.compatible
+    assert info["base_cached"] is False  # the fixture starts from an empty cache
+    assert info["sha256"] == {"rootfs.squashfs": sha256_file(built_image.squashfs)}
+    trim = info["trim"]
+    assert isinstance(trim, dict) and trim["kernel_modules_bytes"] > 100 * 2**20
+    assert (built_image.out_dir / "build.log").read_text().count("\n$ mmdebstrap") == 1
+    assert built_image.image.with_suffix(".bmap").exists()
+    inputs = info["inputs"]
+    assert isinstance(inputs, dict) and len(inputs["requirements_lock_sha256"]) == 64
+
+
+def test_the_partition_table_matches_the_board_description(built_image: BuiltImage) -> None:
+    listed = subprocess.run(
+        ["sfdisk", "--json", str(built_image.image)], capture_output=True, check=True
+    )
+    table = json.loads(listed.stdout)["partitiontable"]
+    layout = disk_layout(BOARD)
+    assert table["label"] == "gpt" and table["id"] == layout.disk_id
+    assert len(table["partitions"]) == len(BOARD.partitions)
+    for row, described, placed in zip(
+        table["partitions"], BOARD.partitions, layout.partitions, strict=True
+    ):
+        assert row["name"] == described.label
+        assert row["uuid"] == str(described.uuid).upper()
+        assert row["size"] * 512 == size_bytes(described.size)
+        assert row["start"] * 512 == placed.start
+        expected_type = {"boot": ESP_TYPE, "rootfs": ROOT_TYPES["amd64"]}.get(described.role)
+        assert row["type"] == (expected_type or "0FC63DAF-8483-4772-8E79-3D69D8477DE4")
+
+
+def squashfs_listing(squashfs: Path) -> str:
+    """`unsquashfs -lls`: every path with owner and mode."""
+    listed = subprocess.run(
+        ["unsquashfs", "-lls", "-d", "", str(squashfs)], capture_output=True, text=True, check=True
+    )
+    return listed.stdout
+
+
+def squashfs_file(squashfs: Path, path: str) -> str:
+    """One file's content from the slot image."""
+    read = subprocess.run(
+        ["unsquashfs", "-cat", str(squashfs), path], capture_output=True, text=True, check=True
+    )
+    return read.stdout
+
+
+def test_the_root_filesystem_holds_the_app_and_no_per_device_state(
+    built_image: BuiltImage,
+) -> None:
+    listing = squashfs_listing(built_image.squashfs)
+    assert " /opt/chargeos/venv/bin/supervisord" in listing
+    assert " /opt/chargeos/factory/profile.yaml" in listing
+    assert "/boot/vmlinuz -> vmlinuz-" in listing
+    assert "ssh_host_" not in listing  # host keys are made per device, never shipped
+    assert "/usr/share/doc/" not in listing and "/usr/share/man/" not in listing
+    assert "kernel/sound/" not in listing and "kernel/drivers/gpu/" not in listing
+    assert squashfs_file(built_image.squashfs, "etc/machine-id") == ""
+    conf = squashfs_file(built_image.squashfs, "etc/chargeos/supervisord.conf")
+    for program in ("sim", "evse", "webapp"):
+        assert f"[program:{program}]" in conf
+    assert "--data-dir /data" in conf
+    factory = squashfs_file(built_image.squashfs, "opt/chargeos/factory/profile.yaml")
+    assert "bind_address: 0.0.0.0" in factory  # the board's override
+    assert "chargeos:x:900:" in squashfs_file(built_image.squashfs, "etc/passwd")
+    system = json.loads(squashfs_file(built_image.squashfs, "etc/chargeos/system.json"))
+    assert system["compatible"] == BOARD.compatible
+
+
+def test_two_builds_of_the_same_inputs_give_a_byte_identical_squashfs(
+    built_image: BuiltImage, tmp_path: Path
+) -> None:
+    again = build(tmp_path / "out", built_image.cache_dir)
+    assert again.info["base_cached"] is True
+    assert sha256_file(again.squashfs) == sha256_file(built_image.squashfs)
+
+
+def log_in(browser: Browser, boot: Boot, password: str) -> Page:
+    """Log in as the installer through the forwarded port; lands on General."""
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    page.goto(f"{boot.base_url}/login")
+    form = page.locator('form[action="/login"]')
+    form.locator('select[name="user"]').select_option("installer")
+    form.locator('input[name="password"]').fill(password)
+    form.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{boot.base_url}/general")
+    return page
+
+
+def test_first_boot_serves_the_configurator_with_the_printed_logins(
+    built_image: BuiltImage, browser: Browser
+) -> None:
+    with booted(built_image, "first") as boot:
+        serial = boot.wait_for(READY)
+        assert "ChargeOS first boot: device secrets created in /data/secrets" in serial
+        passwords = sticker_from_serial(serial)
+        page = log_in(browser, boot, passwords["installer"])
+        version = str(built_image.info["version"])
+        expect(page.locator("main")).to_contain_text(version)
+        assert "slot A marked good" in boot.serial()
+        page.context.close()
+    assert read_boot_environment(built_image.image)["A_TRY"] == "0"
+
+
+def test_a_saved_setting_survives_a_reboot_and_the_root_is_read_only(
+    built_image: BuiltImage, browser: Browser
+) -> None:
+    with booted(built_image, "change") as boot:
+        serial = boot.wait_for(READY)
+        assert "device secrets already provisioned" in serial  # the data partition was kept
+        assert "health: root read-only: ok" in serial
+        passwords = sticker_from_serial(
+            (built_image.out_dir / "serial-first.log").read_text(errors="replace")
+        )
+        page = log_in(browser, boot, passwords["installer"])
+        page.goto(f"{boot.base_url}/installer")
+        field = page.locator('[name="electrical.current_limit_a"]')
+        new_limit = "13" if field.input_value() != "13" else "14"
+        charger = page.locator(".settings").filter(has=field)
+        field.fill(new_limit)
+        charger.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status").first).to_contain_text("Saved")
+        page.goto(f"{boot.base_url}/admin")
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.locator('button[name="command"][value="os.restart"]').click()
+        assert boot.wait_until_off() == 0  # the guest rebooted (-no-reboot ends qemu)
+        page.context.close()
+    with booted(built_image, "after-reboot") as boot:
+        boot.wait_for(READY)
+        page = log_in(browser, boot, passwords["installer"])
+        page.goto(f"{boot.base_url}/installer")
+        expect(page.locator('[name="electrical.current_limit_a"]')).to_have_value(new_limit)
+        page.context.close()
+
+
+def test_grub_falls_back_to_the_other_slot_after_three_failed_tries(
+    built_image: BuiltImage, tmp_path: Path
+) -> None:
+    before = read_boot_environment(built_image.image)
+    write_boot_environment(
+        built_image.image,
+        {**before, "A_OK": "1", "A_TRY": "3", "B_OK": "1", "B_TRY": "0"},
+        tmp_path,
+    )
+    try:
+        with booted(built_image, "fallback") as boot:
+            boot.wait_for("ChargeOS: booting slot B (rootfs-b), try 1", timeout_s=120)
+            boot.wait_until_off()  # slot B is empty on a new disk: GRUB reports it and resets
+        assert "slot B could not be booted" in boot.serial()
+        after = read_boot_environment(built_image.image)
+        assert (after["A_TRY"], after["B_TRY"]) == ("3", "1")
+    finally:
+        write_boot_environment(built_image.image, before, tmp_path)
