@@ -1,13 +1,20 @@
-"""The supervisord programs of ChargeOS, as one description table.
+"""The supervisord programs of ChargeOS, as one description table, and their configuration.
 
-Both the development runner (`make run`) and the image's rootfs overlay render their
-supervisord configuration from this table, so the Admin page sees the same names everywhere.
-A program is listed here only once the service it runs exists.
+Both the development runner (`make run`) and the image render their supervisord configuration
+from this table with `supervisord_conf`, so the Admin page and the health check see the same
+names everywhere. A program is listed here only once the service it runs exists.
 """
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+LOG_MAX_BYTES = "5MB"  # per log file, supervisord's own included; 4 files at most per program
+LOG_BACKUPS = 3
+FACTORY_PROFILE = "{factory_profile}"  # placeholder in Program.arguments
 
 
 @dataclass(frozen=True)
@@ -20,7 +27,7 @@ class Program:
     autostart: bool = True
     simulation_only: bool = False
     priority: int = 500  # supervisord starts lower numbers first
-    arguments: str = ""  # after --data-dir, e.g. a subcommand
+    arguments: str = ""  # after --data-dir, e.g. a subcommand; may hold {factory_profile}
 
 
 PROGRAMS: tuple[Program, ...] = (
@@ -33,10 +40,82 @@ PROGRAMS: tuple[Program, ...] = (
         arguments="serve",
     ),
     Program("evse", "runtime.evse", "charging controller", priority=200),
-    Program("webapp", "webui", "web configurator", priority=300),
+    Program(
+        "webapp",
+        "webui",
+        "web configurator",
+        priority=300,
+        arguments=f"--default-profile {FACTORY_PROFILE}",  # what a factory reset restores
+    ),
 )
+
+
+@dataclass(frozen=True)
+class SupervisorLayout:
+    """Where supervisord and its programs run: `make run`'s var/data, or the device's /data."""
+
+    data_dir: Path
+    python: str
+    working_dir: Path
+    factory_profile: Path  # the profile the device was built with (`make run`: its --profile)
+    user: str | None = None  # the programs' user; None: supervisord's own
 
 
 def programs_for(simulated: bool) -> tuple[Program, ...]:
     """The programs a charger runs: the simulation only on simulated hardware."""
     return tuple(p for p in PROGRAMS if simulated or not p.simulation_only)
+
+
+def supervisord_conf(layout: SupervisorLayout, programs: Sequence[Program]) -> str:
+    """The supervisord configuration: socket in data_dir/run, rotated logs in data_dir/log."""
+    run, log = layout.data_dir / "run", layout.data_dir / "log"
+    lines = [
+        "[unix_http_server]",
+        f"file={run / 'supervisor.sock'}",
+        "chmod=0700",
+        *([f"chown={layout.user}"] if layout.user else []),  # the webapp's Service Control
+        "",
+        "[supervisord]",
+        "nodaemon=true",
+        f"logfile={log / 'supervisord.log'}",
+        f"logfile_maxbytes={LOG_MAX_BYTES}",
+        f"logfile_backups={LOG_BACKUPS}",
+        f"pidfile={run / 'supervisord.pid'}",
+        f"childlogdir={log}",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{run / 'supervisor.sock'}",
+    ]
+    for program in programs:
+        lines += ["", *_program_section(layout, program)]
+    return "\n".join(lines) + "\n"
+
+
+def _program_section(layout: SupervisorLayout, program: Program) -> list[str]:
+    log = layout.data_dir / "log"
+    return [
+        f"[program:{program.name}]",
+        f"command={command(layout, program)}",
+        f"directory={layout.working_dir}",
+        *([f"user={layout.user}"] if layout.user else []),
+        f"autostart={'true' if program.autostart else 'false'}",
+        f"priority={program.priority}",
+        "autorestart=true",
+        "startsecs=1",
+        "stopasgroup=true",
+        "killasgroup=true",
+        f"stdout_logfile={log / (program.name + '.log')}",
+        f"stdout_logfile_maxbytes={LOG_MAX_BYTES}",
+        f"stdout_logfile_backups={LOG_BACKUPS}",
+        "redirect_stderr=true",
+    ]
+
+
+def command(layout: SupervisorLayout, program: Program) -> str:
+    """The program's command line, with {factory_profile} filled in."""
+    arguments = program.arguments.replace(FACTORY_PROFILE, shlex.quote(str(layout.factory_profile)))
+    base = [layout.python, "-m", program.module, "--data-dir", str(layout.data_dir)]
+    return f"{shlex.join(base)} {arguments}".rstrip()

@@ -1,4 +1,4 @@
-"""`python -m webui --data-dir DIR`: the web configurator (supervisord `webapp`).
+"""`python -m webui --data-dir DIR --default-profile FILE`: the web configurator (`webapp`).
 
 HTTPS with the device's own certificate on the profile's port; plain HTTP only redirects.
 """
@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import logging
 import signal
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,16 +16,14 @@ from pathlib import Path
 from aiohttp import web
 
 from runtime.config.device_secrets import load_device_secrets
+from runtime.config.device_tls import ensure_device_certificate, server_context
 from runtime.config.errors import ProfileInvalid
 from runtime.config.store import ConfigStore
 from runtime.version import chargeos_version
 from webui.app import create_app
 from webui.context import WebSettings
-from webui.tls import ensure_certificate, server_context
 
 log = logging.getLogger("webui")
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def redirect_app(https_port: int) -> web.Application:
@@ -51,14 +48,7 @@ async def serve(data_dir: Path, default_profile: Path) -> int:
         return 2
     profile = store.profile
     identity = (await asyncio.to_thread(load_device_secrets, data_dir)).charger_identity
-    hostname = profile.network.hostname or socket.gethostname()
-    files = await asyncio.to_thread(
-        ensure_certificate,
-        data_dir,
-        identity,
-        (hostname, "localhost"),
-        (str(profile.network.access_point.address.ip), "127.0.0.1"),
-    )
+    files = await asyncio.to_thread(ensure_device_certificate, data_dir, profile, identity)
     settings = WebSettings(
         data_dir=data_dir,
         evse_socket=data_dir / "run" / "evse.sock",
@@ -93,7 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m webui", description=__doc__)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument(
-        "--default-profile", type=Path, default=REPO / "profiles" / "simulated.yaml"
+        "--default-profile",
+        type=Path,
+        required=True,
+        help="the factory profile a reset to default restores (supervisord passes it)",
     )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from runtime import devrun
-from runtime.programs import Program
+from runtime.firstboot import prepare_device
 
 REPO = Path(__file__).resolve().parents[2]
+SIMULATED = REPO / "profiles" / "simulated.yaml"
 
 
 def test_first_start_copies_the_profile_and_prints_the_sticker(
@@ -40,21 +41,19 @@ def test_second_start_keeps_the_edited_profile_and_the_same_logins(
 def test_an_invalid_active_profile_stops_the_start_with_its_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    devrun.prepare_data_dir(tmp_path, REPO / "profiles" / "simulated.yaml")
+    prepare_device(tmp_path, SIMULATED)
     active = tmp_path / "profile.yaml"
     active.write_text(active.read_text().replace("current_limit_a: 32", "current_limit_a: 99"))
     assert devrun.main(["--data-dir", str(tmp_path), "--no-exec"]) == 1
     assert "electrical.current_limit_a" in capsys.readouterr().err
-    assert not (tmp_path / "secrets").exists()
+    assert not (tmp_path / "run" / "supervisord.conf").exists()
 
 
-def test_supervisord_configuration_lists_each_program_with_its_log(tmp_path: Path) -> None:
-    programs = (Program("evse", "runtime.evse", "charging controller"),)
-    text = devrun.supervisord_conf(tmp_path, programs, "/usr/bin/python3")
+def test_the_web_configurator_resets_to_the_profile_make_run_started_with(tmp_path: Path) -> None:
+    profile = REPO / "profiles" / "three-phase-dlb-ct-trs.yaml"
+    assert devrun.main(["--data-dir", str(tmp_path), "--profile", str(profile), "--no-exec"]) == 0
     parser = configparser.ConfigParser(interpolation=None)
-    parser.read_string(text)
-    section = parser["program:evse"]
-    assert section["command"] == f"/usr/bin/python3 -m runtime.evse --data-dir {tmp_path}"
-    assert section["stdout_logfile"] == str(tmp_path / "log" / "evse.log")
-    assert parser["unix_http_server"]["file"] == str(tmp_path / "run" / "supervisor.sock")
-    assert "rpcinterface:supervisor" in parser
+    parser.read(tmp_path / "run" / "supervisord.conf")
+    command = parser["program:webapp"]["command"]
+    assert command.endswith(f"--data-dir {tmp_path} --default-profile {profile}")
+    assert parser["program:webapp"]["directory"] == str(REPO)

@@ -1,8 +1,9 @@
 """The whole ChargeOS stack as `make run` starts it, in a throw-away data directory.
 
-supervisord runs sim, evse and webapp from `runtime.devrun.supervisord_conf` (so the Admin page's
-Service Control works), with the profile's web ports moved to free loopback ports. Used by the
-browser tests and by `bench/webui_load.py`; every wait is bounded and says what it waited for.
+supervisord runs sim, evse and webapp from `runtime.programs.supervisord_conf` (so the Admin page's
+Service Control works) in a data directory made by first boot's `prepare_device`, with the
+profile's web ports moved to free loopback ports. Used by the browser tests, the health check's
+test and `bench/webui_load.py`; every wait is bounded and says what it waited for.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from typing import Any
 from supervisor.xmlrpc import SupervisorTransport
 
 from runtime import devrun
-from runtime.config.device_secrets import provision_device_secrets
 from runtime.config.store import ConfigStore
-from runtime.programs import programs_for
+from runtime.firstboot import prepare_device
+from runtime.programs import SupervisorLayout, programs_for, supervisord_conf
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
@@ -80,7 +81,7 @@ class Stack:
 
     @property
     def certificate(self) -> Path:
-        """The device's self-signed certificate (made by the webapp at first start)."""
+        """The device's self-signed certificate (made by first boot's `prepare_device`)."""
         return self.data_dir / "secrets" / "tls" / "cert.pem"
 
     def sim(self, *arguments: str) -> str:
@@ -133,8 +134,8 @@ class Stack:
 
 
 def prepare(data_dir: Path) -> tuple[int, int]:
-    """Data directory, profile on free ports, device secrets, supervisord.conf: (https, http)."""
-    active = devrun.prepare_data_dir(data_dir, devrun.DEFAULT_PROFILE)
+    """Data directory as first boot makes it, profile on free ports, supervisord.conf."""
+    active = prepare_device(data_dir, devrun.DEFAULT_PROFILE).profile_path
     https_port, http_port = free_port(), free_port()
     while http_port == https_port:
         http_port = free_port()
@@ -147,8 +148,8 @@ def prepare(data_dir: Path) -> tuple[int, int]:
         }
     )
     store.save()
-    provision_device_secrets(data_dir, store.profile.station.identity_prefix)
-    conf = devrun.supervisord_conf(data_dir, programs_for(True), sys.executable)
+    layout = SupervisorLayout(data_dir, sys.executable, REPO, devrun.DEFAULT_PROFILE)
+    conf = supervisord_conf(layout, programs_for(True))
     (data_dir / "run" / "supervisord.conf").write_text(conf, encoding="utf-8")
     return https_port, http_port
 

@@ -25,11 +25,11 @@ import aiohttp
 import pytest
 from multidict import CIMultiDictProxy
 
+from runtime.supervisor import ProgramState, Supervisor
 from runtime.update.verify import NOT_INSTALLABLE_YET, Verdict, verify_update
 from tests.webui.inprocess import Agent, Site, open_site
 from webui.pages import admin
 from webui.sessions import COOKIE
-from webui.supervisor import ProgramState, Supervisor
 
 MB = 1024 * 1024
 SUPERVISORD = Path(sys.executable).parent / "supervisord"

@@ -27,6 +27,7 @@ from aiohttp import BodyPartReader, MultipartReader, hdrs, web
 
 from runtime.config.device_secrets import DeviceSecretsError, load_device_secrets
 from runtime.programs import PROGRAMS
+from runtime.supervisor import Action, Supervisor, SupervisorUnavailable
 from runtime.update import Verdict, verify_update
 from webui.context import STATE_KEY, WebState
 from webui.log_archive import build_log_archive
@@ -36,7 +37,6 @@ from webui.pages.transactions import download_response
 from webui.rendering import render
 from webui.roles import Role
 from webui.security import current_session, require_role
-from webui.supervisor import Action, Supervisor, SupervisorUnavailable
 
 log = logging.getLogger(__name__)
 

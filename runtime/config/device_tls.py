@@ -1,13 +1,15 @@
-"""The per-device TLS certificate of the configurator, made once at first start.
+"""The per-device TLS certificate of the configurator, made once at first boot.
 
 A self-signed ECDSA P-256 certificate for the charger's names and addresses (the access point's
 10.10.0.1, its hostname, localhost), kept with the device secrets; the key never leaves them.
+First boot (runtime.firstboot) makes it; the web configurator makes it too if it is missing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from runtime.config.atomic import atomic_write_bytes
+from schemas.profile import Profile
 
 VALIDITY = dt.timedelta(days=3650)  # a wallbox lives ten years; the owner accepts it once
 
@@ -70,6 +73,17 @@ def ensure_certificate(
     atomic_write_bytes(files.key, key_pem, 0o600)
     atomic_write_bytes(files.certificate, certificate.public_bytes(serialization.Encoding.PEM))
     return files
+
+
+def ensure_device_certificate(data_dir: Path, profile: Profile, identity: str) -> TlsFiles:
+    """The certificate for this device's hostname, localhost, access point and loopback."""
+    hostname = profile.network.hostname or socket.gethostname()
+    return ensure_certificate(
+        data_dir,
+        identity,
+        (hostname, "localhost"),
+        (str(profile.network.access_point.address.ip), "127.0.0.1"),
+    )
 
 
 def server_context(files: TlsFiles) -> ssl.SSLContext:

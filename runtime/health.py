@@ -1,0 +1,251 @@
+"""`python -m runtime.health --data-dir D`: the booted system's own health check.
+
+Checks the data partition, the active profile, every supervisord program that starts at boot and
+the evse service, retrying until all pass or `--wait-s` runs out. One line per check, then one
+summary line (the image's unit sends it to the serial console). With `--mark-good` a healthy
+system confirms its A/B slot in GRUB's environment (RAUC's scheme: mark-good comes from here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.config.errors import ProfileInvalid
+from runtime.config.loader import load_profile
+from runtime.evse.client import EvseApiError, EvseClient, EvseUnavailable
+from runtime.image import grubenv
+from runtime.supervisor import Supervisor, SupervisorUnavailable
+from runtime.version import chargeos_version
+
+RETRY_S = 1.0
+CHECK_TIMEOUT_S = 10.0  # one check; a service that accepts but never answers fails it
+SLOTS = ("A", "B")
+_SLOT_ARGUMENT = re.compile(r"(?:^|\s)chargeos\.slot=(\S+)")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A check's verdict; `reason` says what is wrong and where."""
+
+    ok: bool
+    reason: str = ""
+
+
+OK = CheckResult(True)
+
+
+@dataclass(frozen=True)
+class HealthContext:
+    """What the checks look at."""
+
+    data_dir: Path
+    timeout_s: float = CHECK_TIMEOUT_S
+
+    @property
+    def supervisor_socket(self) -> Path:
+        """supervisord's XML-RPC socket."""
+        return self.data_dir / "run" / "supervisor.sock"
+
+    @property
+    def evse_socket(self) -> Path:
+        """The evse local API's socket."""
+        return self.data_dir / "run" / "evse.sock"
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """One line of the health report."""
+
+    name: str
+    check: Callable[[HealthContext], Awaitable[CheckResult]]
+    needs_require_mount: bool = False  # only with --require-mount (a device, not `make run`)
+
+
+async def data_is_mounted(context: HealthContext) -> CheckResult:
+    """The data directory is a mount point (the data partition is mounted)."""
+    if await asyncio.to_thread(os.path.ismount, context.data_dir):
+        return OK
+    return CheckResult(False, f"{context.data_dir} is not a mount point; is /data mounted?")
+
+
+async def profile_is_valid(context: HealthContext) -> CheckResult:
+    """The active profile loads and validates."""
+    path = context.data_dir / "profile.yaml"
+    try:
+        await asyncio.to_thread(load_profile, path)
+    except ProfileInvalid as invalid:
+        more = f" (and {len(invalid.errors) - 1} more)" if len(invalid.errors) > 1 else ""
+        return CheckResult(False, f"{invalid.errors[0]}{more}")
+    return OK
+
+
+async def programs_are_running(context: HealthContext) -> CheckResult:
+    """Every program configured to start at boot is RUNNING under supervisord."""
+    supervisor = Supervisor(context.supervisor_socket)
+    try:
+        configs = await supervisor.configs()
+        states = {program.name: program.state for program in await supervisor.programs()}
+    except SupervisorUnavailable as error:
+        return CheckResult(False, str(error))
+    wanted = sorted(name for name, config in configs.items() if config.autostart)
+    if not wanted:
+        return CheckResult(False, f"no program starts at boot ({context.supervisor_socket})")
+    down = [f"{n} {states.get(n, 'missing')}" for n in wanted if states.get(n) != "RUNNING"]
+    return CheckResult(False, ", ".join(down)) if down else OK
+
+
+async def evse_answers(context: HealthContext) -> CheckResult:
+    """The evse service answers GET /status on its socket."""
+    try:
+        async with EvseClient(context.evse_socket, timeout_s=context.timeout_s) as evse:
+            await evse.status()
+    except (EvseUnavailable, EvseApiError) as error:
+        return CheckResult(False, str(error))
+    return OK
+
+
+CHECKS: tuple[HealthCheck, ...] = (
+    HealthCheck("data mounted", data_is_mounted, needs_require_mount=True),
+    HealthCheck("profile", profile_is_valid),
+    HealthCheck("programs", programs_are_running),
+    HealthCheck("evse", evse_answers),
+)
+
+
+def checks_for(require_mount: bool) -> tuple[HealthCheck, ...]:
+    """The checks to run: the mount check only when asked for."""
+    return tuple(c for c in CHECKS if require_mount or not c.needs_require_mount)
+
+
+async def run_check(check: HealthCheck, context: HealthContext) -> CheckResult:
+    """Run one check within its time limit."""
+    try:
+        return await asyncio.wait_for(check.check(context), context.timeout_s)
+    except TimeoutError:
+        return CheckResult(False, f"no answer within {context.timeout_s:g} s")
+
+
+async def check_until_healthy(
+    checks: Sequence[HealthCheck],
+    context: HealthContext,
+    wait_s: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> list[tuple[HealthCheck, CheckResult]]:
+    """Run every check, again every RETRY_S until all pass or wait_s is over; the last round."""
+    deadline = clock() + wait_s
+    results: list[tuple[HealthCheck, CheckResult]] = []
+    for _attempt in range(int(wait_s / RETRY_S) + 1):  # bounded even if the clock stands still
+        results = [(check, await run_check(check, context)) for check in checks]
+        if all(result.ok for _, result in results) or clock() >= deadline:
+            break
+        await sleep(min(RETRY_S, max(0.0, deadline - clock())))
+    return results
+
+
+def booted_slot(cmdline: Path) -> str | None:
+    """The A/B slot GRUB booted (`chargeos.slot=A` on the kernel command line), if any."""
+    try:
+        text = cmdline.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    found = _SLOT_ARGUMENT.search(text)
+    return found.group(1) if found and found.group(1) in SLOTS else None
+
+
+def read_uptime(path: Path = Path("/proc/uptime")) -> float:
+    """Seconds since the kernel started."""
+    return float(path.read_text(encoding="ascii").split()[0])
+
+
+def mark_good(grubenv_path: Path, slot: str) -> None:
+    """Confirm `slot`: GRUB stops counting its tries and keeps booting it."""
+    grubenv.update(grubenv_path, {f"{slot}_TRY": "0", f"{slot}_OK": "1"})
+
+
+def summary(healthy: bool, failed: Sequence[str], slot: str | None, uptime_s: float) -> str:
+    """The one line that ends the report."""
+    version = chargeos_version()
+    if healthy:
+        return (
+            f"ChargeOS {version}: evse available, system healthy "
+            f"(slot {slot or 'none'}, uptime {uptime_s:.2f} s)"
+        )
+    return f"ChargeOS {version}: system NOT healthy: {', '.join(failed)}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m runtime.health", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument(
+        "--wait-s", type=float, default=0.0, help="retry every second for this long (default 0)"
+    )
+    parser.add_argument("--require-mount", action="store_true", help="data dir must be a mount")
+    parser.add_argument("--grubenv", type=Path, help="GRUB's environment file (for --mark-good)")
+    parser.add_argument("--mark-good", action="store_true", help="confirm the booted A/B slot")
+    parser.add_argument("--cmdline", type=Path, default=Path("/proc/cmdline"))
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    uptime: Callable[[], float] = read_uptime,
+) -> int:
+    """Check, report, optionally mark the slot good; 0 when healthy."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.mark_good and args.grubenv is None:
+        parser.error("--mark-good needs --grubenv PATH (GRUB's environment file)")
+    if args.wait_s < 0:
+        parser.error("--wait-s must be 0 or more")
+    context = HealthContext(args.data_dir.resolve())
+    checks = checks_for(args.require_mount)
+    # supervisord's XML-RPC client blocks in a thread: a socket timeout bounds it too.
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(CHECK_TIMEOUT_S)
+    try:
+        results = asyncio.run(
+            check_until_healthy(checks, context, args.wait_s, clock=clock, sleep=sleep)
+        )
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+    for check, result in results:
+        verdict = "ok" if result.ok else f"FAILED: {result.reason}"
+        print(f"health: {check.name}: {verdict}")
+    failed = [check.name for check, result in results if not result.ok]
+    slot = booted_slot(args.cmdline)
+    status = 0 if not failed else 1
+    if not failed and args.mark_good:
+        status = _mark_good(args.grubenv, slot, args.cmdline)
+    print(summary(not failed, failed, slot, uptime()), flush=True)
+    return status
+
+
+def _mark_good(grubenv_path: Path, slot: str | None, cmdline: Path) -> int:
+    if slot is None:
+        print(f"health: not booted from an A/B slot (no chargeos.slot= in {cmdline}); unchanged")
+        return 0
+    try:
+        mark_good(grubenv_path, slot)
+    except (OSError, grubenv.GrubEnvError) as error:
+        print(f"health: slot {slot} could not be marked good: {error}", file=sys.stderr)
+        return 1
+    print(f"health: slot {slot} marked good")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""The booted system's health check: its report, its bounded wait and marking the slot good."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime import health
+from runtime.firstboot import prepare_device
+from runtime.image import grubenv
+from runtime.version import chargeos_version
+from tests.webui.stack import Stack, running_stack
+
+REPO = Path(__file__).resolve().parents[2]
+FACTORY = REPO / "profiles" / "simulated.yaml"
+BOOT_STATE = {"ORDER": "A B", "A_OK": "1", "A_TRY": "1", "B_OK": "0", "B_TRY": "0"}
+UPTIME_S = 12.5
+
+
+class FakeTime:
+    """A monotonic clock that only moves when the check sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def cmdline(tmp_path: Path, text: str) -> Path:
+    """A kernel command line file like /proc/cmdline."""
+    path = tmp_path / "cmdline"
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def check(data_dir: Path, *arguments: str, fake: FakeTime | None = None) -> int:
+    """`python -m runtime.health --data-dir D ARGS` in this process, uptime fixed."""
+    argv = ["--data-dir", str(data_dir), *arguments]
+    if fake is None:
+        return health.main(argv, uptime=lambda: UPTIME_S)
+    return health.main(argv, clock=fake.clock, sleep=fake.sleep, uptime=lambda: UPTIME_S)
+
+
+def report(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The lines the check printed."""
+    return capsys.readouterr().out.splitlines()
+
+
+def test_with_nothing_running_it_names_the_failed_checks_after_a_bounded_wait(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepare_device(tmp_path, FACTORY)
+    fake = FakeTime()
+    assert check(tmp_path, "--wait-s", "3", "--cmdline", str(tmp_path / "none"), fake=fake) == 1
+    lines = report(capsys)
+    assert fake.sleeps == [1.0, 1.0, 1.0]
+    assert lines[0] == "health: profile: ok"
+    assert lines[1].startswith("health: programs: FAILED: supervisord does not answer on ")
+    assert lines[2].startswith("health: evse: FAILED: evse service not reachable on ")
+    assert lines[3:] == [f"ChargeOS {chargeos_version()}: system NOT healthy: programs, evse"]
+
+
+def test_the_wait_ends_at_its_deadline_in_real_time(tmp_path: Path) -> None:
+    prepare_device(tmp_path, FACTORY)
+    started = time.monotonic()
+    assert check(tmp_path, "--wait-s", "1.5", "--cmdline", str(tmp_path / "none")) == 1
+    assert 1.4 < time.monotonic() - started < 10
+
+
+def test_an_invalid_profile_is_reported_with_its_location(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepare_device(tmp_path, FACTORY)
+    active = tmp_path / "profile.yaml"
+    active.write_text(active.read_text().replace("current_limit_a: 32", "current_limit_a: 99"))
+    assert check(tmp_path, "--cmdline", str(tmp_path / "none")) == 1
+    lines = report(capsys)
+    assert lines[0].startswith(f"health: profile: FAILED: {active}:18:")
+    assert "electrical.current_limit_a" in lines[0]
+    assert lines[-1].endswith("system NOT healthy: profile, programs, evse")
+
+
+def test_a_data_directory_that_is_not_mounted_fails_when_a_mount_is_required(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepare_device(tmp_path, FACTORY)
+    assert check(tmp_path, "--require-mount", "--cmdline", str(tmp_path / "none")) == 1
+    lines = report(capsys)
+    assert (
+        lines[0]
+        == f"health: data mounted: FAILED: {tmp_path} is not a mount point; is /data mounted?"
+    )
+    assert lines[-1].endswith("system NOT healthy: data mounted, programs, evse")
+
+
+def test_an_unhealthy_system_never_marks_its_slot_good(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepare_device(tmp_path, FACTORY)
+    env = tmp_path / "grubenv"
+    grubenv.create(env, BOOT_STATE)
+    slot_a = cmdline(tmp_path, "root=PARTLABEL=rootfs-a ro chargeos.slot=A")
+    assert check(tmp_path, "--mark-good", "--grubenv", str(env), "--cmdline", str(slot_a)) == 1
+    assert grubenv.read(env) == BOOT_STATE
+    assert not any("marked good" in line for line in report(capsys))
+
+
+def test_mark_good_needs_the_grub_environment_file(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as refused:
+        check(tmp_path, "--mark-good")
+    assert refused.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "slot"),
+    [
+        ("BOOT_IMAGE=/boot/vmlinuz root=PARTLABEL=rootfs-b chargeos.slot=B quiet", "B"),
+        ("chargeos.slot=A", "A"),
+        ("console=ttyS0 root=/dev/vda2", None),
+        ("chargeos.slot=C", None),
+        ("xchargeos.slot=A", None),
+    ],
+)
+def test_the_booted_slot_comes_from_the_kernel_command_line(
+    tmp_path: Path, text: str, slot: str | None
+) -> None:
+    assert health.booted_slot(cmdline(tmp_path, text)) == slot
+
+
+def test_no_command_line_file_means_no_slot(tmp_path: Path) -> None:
+    assert health.booted_slot(tmp_path / "missing") is None
+
+
+def test_marking_a_slot_good_resets_its_tries_in_place(tmp_path: Path) -> None:
+    env = tmp_path / "grubenv"
+    grubenv.create(env, {**BOOT_STATE, "B_OK": "1", "B_TRY": "2"})
+    health.mark_good(env, "B")
+    assert grubenv.read(env) == {**BOOT_STATE, "B_OK": "1", "B_TRY": "0"}
+    assert env.stat().st_size == grubenv.BLOCK_SIZE
+
+
+def test_uptime_is_the_first_number_of_proc_uptime(tmp_path: Path) -> None:
+    uptime = tmp_path / "uptime"
+    uptime.write_text("4321.07 17000.22\n")
+    assert health.read_uptime(uptime) == 4321.07
+
+
+# ----- against the whole stack under supervisord ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """sim + evse + webapp under supervisord, as `make run` starts them."""
+    with running_stack(tmp_path_factory.mktemp("health")) as running:
+        yield running
+
+
+@pytest.mark.e2e
+def test_a_running_stack_is_healthy_and_marks_slot_a_good(
+    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = tmp_path / "grubenv"
+    grubenv.create(env, BOOT_STATE)
+    slot_a = cmdline(tmp_path, "console=ttyS0 root=PARTLABEL=rootfs-a ro chargeos.slot=A")
+    arguments = ["--wait-s", "30", "--mark-good", "--grubenv", str(env), "--cmdline", str(slot_a)]
+    assert check(stack.data_dir, *arguments) == 0, stack.log_tails()
+    lines = report(capsys)
+    assert lines[:3] == ["health: profile: ok", "health: programs: ok", "health: evse: ok"]
+    assert lines[3] == "health: slot A marked good"
+    assert lines[4:] == [
+        f"ChargeOS {chargeos_version()}: evse available, system healthy (slot A, uptime 12.50 s)"
+    ]
+    assert grubenv.read(env) == {**BOOT_STATE, "A_TRY": "0"}
+
+
+@pytest.mark.e2e
+def test_a_system_not_booted_from_a_slot_changes_nothing(
+    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = tmp_path / "grubenv"
+    grubenv.create(env, BOOT_STATE)
+    plain = cmdline(tmp_path, "console=ttyS0 root=/dev/vda2")
+    arguments = ["--wait-s", "30", "--mark-good", "--grubenv", str(env), "--cmdline", str(plain)]
+    assert check(stack.data_dir, *arguments) == 0, stack.log_tails()
+    lines = report(capsys)
+    assert lines[3].startswith("health: not booted from an A/B slot")
+    assert re.fullmatch(r"ChargeOS \S+: evse available, system healthy \(slot none, .*\)", lines[4])
+    assert grubenv.read(env) == BOOT_STATE
+
+
+@pytest.mark.e2e
+def test_a_stopped_program_makes_the_system_unhealthy(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    supervisor = stack.supervisor().supervisor
+    supervisor.stopProcess("webapp", True)
+    try:
+        assert check(stack.data_dir, "--cmdline", "/nonexistent") == 1
+        lines = report(capsys)
+        assert "health: programs: FAILED: webapp STOPPED" in lines
+        assert lines[-1].endswith("system NOT healthy: programs")
+    finally:
+        supervisor.startProcess("webapp", True)
