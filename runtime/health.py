@@ -49,6 +49,7 @@ class HealthContext:
 
     data_dir: Path
     timeout_s: float = CHECK_TIMEOUT_S
+    root: Path = Path("/")
 
     @property
     def supervisor_socket(self) -> Path:
@@ -75,6 +76,14 @@ async def data_is_mounted(context: HealthContext) -> CheckResult:
     if await asyncio.to_thread(os.path.ismount, context.data_dir):
         return OK
     return CheckResult(False, f"{context.data_dir} is not a mount point; is /data mounted?")
+
+
+async def root_is_read_only(context: HealthContext) -> CheckResult:
+    """The root filesystem is mounted read-only (a slot is never written while it runs)."""
+    flags = (await asyncio.to_thread(os.statvfs, context.root)).f_flag
+    if flags & os.ST_RDONLY:
+        return OK
+    return CheckResult(False, f"{context.root} is mounted read-write")
 
 
 async def profile_is_valid(context: HealthContext) -> CheckResult:
@@ -115,6 +124,7 @@ async def evse_answers(context: HealthContext) -> CheckResult:
 
 CHECKS: tuple[HealthCheck, ...] = (
     HealthCheck("data mounted", data_is_mounted, needs_require_mount=True),
+    HealthCheck("root read-only", root_is_read_only, needs_require_mount=True),
     HealthCheck("profile", profile_is_valid),
     HealthCheck("programs", programs_are_running),
     HealthCheck("evse", evse_answers),
