@@ -150,6 +150,27 @@ def load_board(name: str) -> tuple[Board, Path] | None:
     return None if problems else (board, path)
 
 
+QEMU_USER = {"arm64": "qemu-aarch64", "armhf": "qemu-arm"}
+
+
+def foreign_architecture_problem(board: Board) -> str | None:
+    """Why this machine cannot run the board's binaries in a chroot, or None when it can."""
+    host = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    architecture = board.debian.architecture
+    if architecture == host:
+        return None
+    handler = Path("/proc/sys/fs/binfmt_misc") / QEMU_USER.get(architecture, architecture)
+    if handler.exists():
+        return None
+    return (
+        f"board {board.name} is {architecture} and this machine is {host}: building its root "
+        f"filesystem runs {architecture} programs in a chroot, which needs qemu-user-static with "
+        f"a binfmt_misc handler ({handler} does not exist)"
+    )
+
+
 def cmd_image(args: argparse.Namespace) -> int:
     """Build the board's image from its description and a profile."""
     loaded = load_board(args.board)
@@ -158,6 +179,10 @@ def cmd_image(args: argparse.Namespace) -> int:
     board, board_path = loaded
     if os.geteuid() != 0:
         print("build.py image needs root (mmdebstrap --mode=root, chroot, device nodes)")
+        return 1
+    foreign = foreign_architecture_problem(board)
+    if foreign:
+        print(foreign)
         return 1
     try:
         load_profile(args.profile)
@@ -195,6 +220,12 @@ def cmd_image(args: argparse.Namespace) -> int:
     info = json.loads(info_path.read_text())
     for name, sizes in info["outputs"].items():
         print(f"  {out_dir / name}: {sizes['bytes'] / 2**20:.1f} MiB")
+    trim = info["trim"]
+    print(
+        f"  trimmed {(trim['before_bytes'] - trim['after_bytes']) / 2**20:.0f} MiB "
+        f"({trim['before_bytes'] / 2**20:.0f} -> {trim['after_bytes'] / 2**20:.0f} MiB; "
+        f"kernel modules {trim['kernel_modules_bytes'] / 2**20:.0f} MiB)"
+    )
     print(f"  {info_path}: total {info['total_seconds']:.0f} s")
     return 0
 

@@ -10,6 +10,13 @@ import shutil
 from pathlib import Path
 
 from runtime.image.context import BuildContext, BuildError
+from runtime.image.rootfs import VENV
+
+LIST_DISTRIBUTIONS = (
+    "import importlib.metadata as m\n"
+    "for d in sorted(m.distributions(), key=lambda d: d.metadata['Name'].lower()):\n"
+    "    print(d.metadata['Name'], d.version)"
+)
 
 
 def tree_size(root: Path) -> int:
@@ -85,6 +92,30 @@ def make_initramfs(ctx: BuildContext) -> None:
         link.unlink(missing_ok=True)
         link.symlink_to(f"{name}-{version}")
     ctx.log.figures["kernel"] = version
+
+
+def finalize(ctx: BuildContext) -> None:
+    """Write the package manifest, then clear per-machine state."""
+    write_manifest(ctx)
+    clear_machine_state(ctx)
+
+
+def write_manifest(ctx: BuildContext) -> None:
+    """packages.txt beside the image: every Debian package and Python distribution, versioned."""
+    debian = ctx.chroot("dpkg-query", "--show", "--showformat=${Package} ${Version}\\n")
+    python = ctx.chroot(f"{VENV}/bin/python", "-c", LIST_DISTRIBUTIONS)
+    manifest = ctx.binaries_dir / "packages.txt"
+    manifest.write_text(
+        "# Debian packages\n" + "".join(sorted(debian.splitlines(keepends=True)))
+        + "# Python distributions (/opt/chargeos/venv)\n" + python
+    )  # fmt: skip
+    versions = dict(line.split(" ", 1) for line in debian.splitlines() if " " in line)
+    ctx.log.figures["versions"] = {
+        "python3": versions.get("python3"),
+        "systemd": versions.get("systemd"),
+        "linux-image": versions.get(f"linux-image-{ctx.board.debian.architecture}"),
+        "debian_packages": len(versions),
+    }
 
 
 def clear_machine_state(ctx: BuildContext) -> None:

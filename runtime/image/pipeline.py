@@ -50,7 +50,7 @@ ROOTFS_STEPS = (
     Step("permissions", "permission table and systemd units", rootfs.apply_permissions),
     Step("trim", "kernel modules and post-build hooks", finish.trim),
     Step("initramfs", "initramfs that finds the squashfs slot", finish.make_initramfs),
-    Step("clean", "per-machine state removed", finish.clear_machine_state),
+    Step("clean", "package manifest, per-machine state removed", finish.finalize),
     Step("squashfs", "read-only slot image rootfs.squashfs", disk.make_squashfs),
 )
 IMAGE_STEPS = (
@@ -103,6 +103,7 @@ def build_info(ctx: BuildContext, timings: dict[str, float], total_s: float) -> 
         "board": ctx.board.name,
         "compatible": ctx.board.compatible,
         "kernel": figures.get("kernel"),
+        "versions": figures.get("versions"),
         "source_date_epoch": ctx.source_date_epoch,
         "inputs": {
             "board_yaml_sha256": sha256_file(ctx.board_dir / "board.yaml"),
