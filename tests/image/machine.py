@@ -5,6 +5,7 @@ the serial console, the boot partition's grubenv and the partition table from th
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -37,12 +38,15 @@ class BuiltImage:
     log: str  # what build.py printed
 
 
-def build(out: Path, cache: Path, *extra: str) -> BuiltImage:
+def build(out: Path, cache: Path, *extra: str, source_date_epoch: int | None = None) -> BuiltImage:
     """Run `build.py image` like a developer does; fail with its output."""
+    env = dict(os.environ)
+    if source_date_epoch is not None:
+        env["SOURCE_DATE_EPOCH"] = str(source_date_epoch)
     result = subprocess.run(
         [sys.executable, "build.py", "image", "--board", BOARD, "--profile", str(PROFILE),
          "--out", str(out), "--cache-dir", str(cache), *extra],
-        cwd=REPO, capture_output=True, text=True, timeout=1800, check=False,
+        cwd=REPO, capture_output=True, text=True, timeout=1800, check=False, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     out_dir = out / BOARD

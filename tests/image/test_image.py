@@ -115,7 +115,11 @@ def test_the_root_filesystem_holds_the_app_and_no_per_device_state(
 def test_two_builds_of_the_same_inputs_give_a_byte_identical_squashfs(
     built_image: BuiltImage, tmp_path: Path
 ) -> None:
-    again = build(tmp_path / "out", built_image.cache_dir)
+    # Same inputs: the same cached base, sources and SOURCE_DATE_EPOCH (by default the last
+    # commit's time, which a commit made meanwhile would change).
+    epoch = built_image.info["source_date_epoch"]
+    assert isinstance(epoch, int)
+    again = build(tmp_path / "out", built_image.cache_dir, source_date_epoch=epoch)
     assert again.info["base_cached"] is True
     assert sha256_file(again.squashfs) == sha256_file(built_image.squashfs)
 
