@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,12 +24,14 @@ from runtime.config.loader import load_profile
 from runtime.evse.client import EvseApiError, EvseClient, EvseUnavailable
 from runtime.image import grubenv
 from runtime.supervisor import Supervisor, SupervisorUnavailable
+from runtime.update.commit import BootOutcome, after_boot
+from runtime.update.slots import SlotSet, booted_slot
 from runtime.version import chargeos_version
 
 RETRY_S = 1.0
+UPDATE_DIR = "update"  # the updater's status under the data directory
+REBOOT_COMMAND = ("systemctl", "reboot")
 CHECK_TIMEOUT_S = 10.0  # one check; a service that accepts but never answers fails it
-SLOTS = ("A", "B")
-_SLOT_ARGUMENT = re.compile(r"(?:^|\s)chargeos\.slot=(\S+)")
 
 
 @dataclass(frozen=True)
@@ -122,12 +124,32 @@ async def evse_answers(context: HealthContext) -> CheckResult:
     return OK
 
 
+async def webapp_listens(context: HealthContext) -> CheckResult:
+    """The web configurator accepts connections on the profile's HTTPS port."""
+    try:
+        webui = (
+            await asyncio.to_thread(load_profile, context.data_dir / "profile.yaml")
+        ).profile.webui
+    except ProfileInvalid:
+        return CheckResult(False, "the profile is invalid, so its HTTPS port is unknown")
+    host = "127.0.0.1" if str(webui.bind_address) == "0.0.0.0" else str(webui.bind_address)
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, webui.https_port), context.timeout_s
+        )
+    except (OSError, TimeoutError) as error:
+        return CheckResult(False, f"nothing answers on {host}:{webui.https_port} ({error})")
+    writer.close()
+    return OK
+
+
 CHECKS: tuple[HealthCheck, ...] = (
     HealthCheck("data mounted", data_is_mounted, needs_require_mount=True),
     HealthCheck("root read-only", root_is_read_only, needs_require_mount=True),
     HealthCheck("profile", profile_is_valid),
     HealthCheck("programs", programs_are_running),
     HealthCheck("evse", evse_answers),
+    HealthCheck("webapp", webapp_listens),
 )
 
 
@@ -163,24 +185,9 @@ async def check_until_healthy(
     return results
 
 
-def booted_slot(cmdline: Path) -> str | None:
-    """The A/B slot GRUB booted (`chargeos.slot=A` on the kernel command line), if any."""
-    try:
-        text = cmdline.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return None
-    found = _SLOT_ARGUMENT.search(text)
-    return found.group(1) if found and found.group(1) in SLOTS else None
-
-
 def read_uptime(path: Path = Path("/proc/uptime")) -> float:
     """Seconds since the kernel started."""
     return float(path.read_text(encoding="ascii").split()[0])
-
-
-def mark_good(grubenv_path: Path, slot: str) -> None:
-    """Confirm `slot`: GRUB stops counting its tries and keeps booting it."""
-    grubenv.update(grubenv_path, {f"{slot}_TRY": "0", f"{slot}_OK": "1"})
 
 
 def summary(healthy: bool, failed: Sequence[str], slot: str | None, uptime_s: float) -> str:
@@ -204,6 +211,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--grubenv", type=Path, help="GRUB's environment file (for --mark-good)")
     parser.add_argument("--mark-good", action="store_true", help="confirm the booted A/B slot")
     parser.add_argument("--cmdline", type=Path, default=Path("/proc/cmdline"))
+    parser.add_argument(
+        "--reboot-failed-trial",
+        action="store_true",
+        help="reboot when an update's trial boot is not healthy (the bootloader then falls back)",
+    )
     return parser
 
 
@@ -238,23 +250,33 @@ def main(
     failed = [check.name for check, result in results if not result.ok]
     slot = booted_slot(args.cmdline)
     status = 0 if not failed else 1
-    if not failed and args.mark_good:
-        status = _mark_good(args.grubenv, slot, args.cmdline)
+    outcome = None
+    if args.mark_good:
+        outcome, marked = _after_boot(args, slot, healthy=not failed)
+        status = status or marked
     print(summary(not failed, failed, slot, uptime()), flush=True)
+    if outcome is not None and outcome.reboot and args.reboot_failed_trial:
+        subprocess.run(REBOOT_COMMAND, check=False, timeout=60)
     return status
 
 
-def _mark_good(grubenv_path: Path, slot: str | None, cmdline: Path) -> int:
+def _after_boot(
+    args: argparse.Namespace, slot: str | None, *, healthy: bool
+) -> tuple[BootOutcome | None, int]:
+    """Commit or roll back an update, or confirm the slot; (outcome, exit status)."""
     if slot is None:
-        print(f"health: not booted from an A/B slot (no chargeos.slot= in {cmdline}); unchanged")
-        return 0
+        print(
+            f"health: not booted from an A/B slot (no chargeos.slot= in {args.cmdline}); unchanged"
+        )
+        return None, 0
+    slots = SlotSet(devices={}, grubenv=args.grubenv, cmdline=args.cmdline)
     try:
-        mark_good(grubenv_path, slot)
+        outcome = after_boot(slots, args.data_dir.resolve() / UPDATE_DIR, healthy)
     except (OSError, grubenv.GrubEnvError) as error:
         print(f"health: slot {slot} could not be marked good: {error}", file=sys.stderr)
-        return 1
-    print(f"health: slot {slot} marked good")
-    return 0
+        return None, 1
+    print(f"health: {outcome.message}")
+    return outcome, 0
 
 
 if __name__ == "__main__":

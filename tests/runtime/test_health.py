@@ -12,6 +12,8 @@ import pytest
 from runtime import health
 from runtime.firstboot import prepare_device
 from runtime.image import grubenv
+from runtime.update.commit import after_boot
+from runtime.update.slots import SlotSet
 from runtime.version import chargeos_version
 from tests.webui.stack import Stack, running_stack
 
@@ -67,7 +69,10 @@ def test_with_nothing_running_it_names_the_failed_checks_after_a_bounded_wait(
     assert lines[0] == "health: profile: ok"
     assert lines[1].startswith("health: programs: FAILED: supervisord does not answer on ")
     assert lines[2].startswith("health: evse: FAILED: evse service not reachable on ")
-    assert lines[3:] == [f"ChargeOS {chargeos_version()}: system NOT healthy: programs, evse"]
+    assert lines[3].startswith("health: webapp: FAILED: nothing answers on 127.0.0.1:8443")
+    assert lines[4:] == [
+        f"ChargeOS {chargeos_version()}: system NOT healthy: programs, evse, webapp"
+    ]
 
 
 def test_the_wait_ends_at_its_deadline_in_real_time(tmp_path: Path) -> None:
@@ -87,7 +92,7 @@ def test_an_invalid_profile_is_reported_with_its_location(
     lines = report(capsys)
     assert lines[0].startswith(f"health: profile: FAILED: {active}:18:")
     assert "electrical.current_limit_a" in lines[0]
-    assert lines[-1].endswith("system NOT healthy: profile, programs, evse")
+    assert lines[-1].endswith("system NOT healthy: profile, programs, evse, webapp")
 
 
 def test_a_data_directory_that_is_not_mounted_fails_when_a_mount_is_required(
@@ -101,7 +106,9 @@ def test_a_data_directory_that_is_not_mounted_fails_when_a_mount_is_required(
         == f"health: data mounted: FAILED: {tmp_path} is not a mount point; is /data mounted?"
     )
     assert "health: root read-only: FAILED: / is mounted read-write" in lines  # this host's root
-    assert lines[-1].endswith("system NOT healthy: data mounted, root read-only, programs, evse")
+    assert lines[-1].endswith(
+        "system NOT healthy: data mounted, root read-only, programs, evse, webapp"
+    )
 
 
 def test_an_unhealthy_system_never_marks_its_slot_good(
@@ -145,7 +152,8 @@ def test_no_command_line_file_means_no_slot(tmp_path: Path) -> None:
 def test_marking_a_slot_good_resets_its_tries_in_place(tmp_path: Path) -> None:
     env = tmp_path / "grubenv"
     grubenv.create(env, {**BOOT_STATE, "B_OK": "1", "B_TRY": "2"})
-    health.mark_good(env, "B")
+    slots = SlotSet(devices={}, grubenv=env, cmdline=cmdline(tmp_path, "chargeos.slot=B"))
+    assert after_boot(slots, tmp_path / "update", healthy=True).message == "slot B marked good"
     assert grubenv.read(env) == {**BOOT_STATE, "B_OK": "1", "B_TRY": "0"}
     assert env.stat().st_size == grubenv.BLOCK_SIZE
 
@@ -176,9 +184,14 @@ def test_a_running_stack_is_healthy_and_marks_slot_a_good(
     arguments = ["--wait-s", "30", "--mark-good", "--grubenv", str(env), "--cmdline", str(slot_a)]
     assert check(stack.data_dir, *arguments) == 0, stack.log_tails()
     lines = report(capsys)
-    assert lines[:3] == ["health: profile: ok", "health: programs: ok", "health: evse: ok"]
-    assert lines[3] == "health: slot A marked good"
-    assert lines[4:] == [
+    assert lines[:4] == [
+        "health: profile: ok",
+        "health: programs: ok",
+        "health: evse: ok",
+        "health: webapp: ok",
+    ]
+    assert lines[4] == "health: slot A marked good"
+    assert lines[5:] == [
         f"ChargeOS {chargeos_version()}: evse available, system healthy (slot A, uptime 12.50 s)"
     ]
     assert grubenv.read(env) == {**BOOT_STATE, "A_TRY": "0"}
@@ -194,8 +207,8 @@ def test_a_system_not_booted_from_a_slot_changes_nothing(
     arguments = ["--wait-s", "30", "--mark-good", "--grubenv", str(env), "--cmdline", str(plain)]
     assert check(stack.data_dir, *arguments) == 0, stack.log_tails()
     lines = report(capsys)
-    assert lines[3].startswith("health: not booted from an A/B slot")
-    assert re.fullmatch(r"ChargeOS \S+: evse available, system healthy \(slot none, .*\)", lines[4])
+    assert lines[4].startswith("health: not booted from an A/B slot")
+    assert re.fullmatch(r"ChargeOS \S+: evse available, system healthy \(slot none, .*\)", lines[5])
     assert grubenv.read(env) == BOOT_STATE
 
 
@@ -209,6 +222,6 @@ def test_a_stopped_program_makes_the_system_unhealthy(
         assert check(stack.data_dir, "--cmdline", "/nonexistent") == 1
         lines = report(capsys)
         assert "health: programs: FAILED: webapp STOPPED" in lines
-        assert lines[-1].endswith("system NOT healthy: programs")
+        assert lines[-1].endswith("system NOT healthy: programs, webapp")
     finally:
         supervisor.startProcess("webapp", True)
