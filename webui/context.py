@@ -28,6 +28,7 @@ class WebSettings:
     uploads_dir: Path
     default_profile: Path  # what "reset to default" restores
     clock: Callable[[], float] = field(default=time.monotonic)
+    system_root: Path = Path("/")  # where /etc/chargeos/system.json and the slots are
 
 
 @dataclass

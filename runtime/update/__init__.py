@@ -1,12 +1,14 @@
 """Over-the-air updates: one verify-then-install path for every way an update arrives.
 
-Today only the verify step exists (`verify_update`); the installer that writes the inactive root
-slot, switches the bootloader for one trial boot and commits on health comes later (DESIGN.md,
-"Image and updates").
+An update is a signed zip (runtime.update.manifest describes the format, runtime.update.package
+writes it). `verify_update(path, running_system())` checks it without writing anything; the
+installer writes the inactive root slot only after a verdict that is ok.
 """
 
 from __future__ import annotations
 
+from runtime.update.manifest import UpdateManifest
+from runtime.update.system import RunningSystem, running_system
 from runtime.update.verify import Verdict, verify_update
 
-__all__ = ["Verdict", "verify_update"]
+__all__ = ["RunningSystem", "UpdateManifest", "Verdict", "running_system", "verify_update"]

@@ -1,6 +1,7 @@
 """Admin page: System Update verdicts in plain words (never a fake success, the upload deleted),
-the size cap, server-chosen file names, Service Control against a real supervisord, the EV login
-refused Service Control, and System Logs as a valid .tar.gz.
+a signed update verified against the system under `system_root`, the size cap, the free space
+before and while receiving, server-chosen file names, Service Control against a real supervisord,
+the EV login refused Service Control, and System Logs as a valid .tar.gz.
 """
 
 from __future__ import annotations
@@ -16,18 +17,22 @@ import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from multidict import CIMultiDictProxy
 
 from runtime.supervisor import ProgramState, Supervisor
-from runtime.update.verify import NOT_INSTALLABLE_YET, Verdict, verify_update
+from runtime.update import RunningSystem, Verdict, verify_update
+from runtime.update.package import write_update_zip
+from tests.runtime.update.fakes import FIELDS, PAYLOAD, write_system_root
 from tests.webui.inprocess import Agent, Site, open_site
+from webui import upload as receiving
 from webui.pages import admin
 from webui.sessions import COOKIE
 
@@ -125,7 +130,7 @@ REFUSED = [
     ("truncated", update_zip()[: len(update_zip()) // 2], r"incomplete \(truncated\)"),
     ("not a zip", b"this is a text file, not an update\n" * 100, r"not a zip file"),
     ("empty", b"", r"empty"),
-    ("no manifest", update_zip(manifest=False), r"not a ChargeOS update: it has no manifest"),
+    ("no marker", update_zip(manifest=False), r"not a ChargeOS update: it does not start with"),
 ]
 
 
@@ -143,24 +148,75 @@ def test_an_upload_that_is_not_an_update_gets_a_clear_verdict_and_is_deleted(
     assert leftovers(site) == []
 
 
-def test_a_corrupt_member_is_named_in_the_verdict(site: Site) -> None:
-    damaged = bytearray(update_zip())
-    start = damaged.index(b"rootfs.img") + len(b"rootfs.img") + 100  # inside its data
-    damaged[start : start + 8] = b"\xff" * 8
+@pytest.fixture
+def image_site(site: Site, tmp_path: Path) -> tuple[Site, bytes]:
+    """The site on a fake image root (ChargeOS 0.2.0 with a 1 MiB slot trusting a new key) and
+    a signed update 0.3.0 for it."""
+    key = Ed25519PrivateKey.generate()
+    root = write_system_root(tmp_path / "root", [key.public_key()])
+    slot = root / "dev/disk/by-partlabel/rootfs-a"
+    slot.parent.mkdir(parents=True)
+    slot.write_bytes(b"\0" * MB)
+    site.state.settings = replace(site.state.settings, system_root=root)
+    payload, zip_path = tmp_path / "rootfs.squashfs", tmp_path / "update.zip"
+    payload.write_bytes(PAYLOAD)
+    write_update_zip(zip_path, FIELDS, {"rootfs": payload}, [key])
+    return site, zip_path.read_bytes()
+
+
+def test_a_signed_update_is_verified_and_not_pretended_installed(
+    image_site: tuple[Site, bytes],
+) -> None:
+    site, content = image_site
+    answer = upload(site.logged_in("ev"), content)
+    verdict = Verdict.model_validate(answer.json())
+    assert answer.status == 200 and verdict.ok is False
+    assert "chargeos,qemu-x86_64 is signed by key" in verdict.summary
+    assert verdict.summary.endswith(f"but {admin.NOT_INSTALLING}.")
+    assert "version 0.3.0 (running 0.2.0, version floor 0.1.0)" in verdict.details
+    assert verdict.details[-1].startswith("Nothing was installed")
+    assert leftovers(site) == []
+
+
+def test_a_flipped_payload_byte_is_named_in_the_verdict(image_site: tuple[Site, bytes]) -> None:
+    site, content = image_site
+    damaged = bytearray(content)
+    damaged[damaged.index(PAYLOAD[:64]) + 100] ^= 0xFF
     verdict = upload(site.logged_in("installer"), bytes(damaged)).json()
     assert verdict["ok"] is False
-    assert "damaged" in verdict["summary"] or "incomplete" in verdict["summary"]
+    assert "rootfs.squashfs is damaged or was changed after signing" in verdict["summary"]
     assert leftovers(site) == []
 
 
-def test_a_well_formed_update_cannot_be_installed_yet_and_nothing_pretends_otherwise(
-    site: Site,
-) -> None:
-    verdict = upload(site.logged_in("ev"), update_zip()).json()
-    assert verdict["ok"] is False
-    assert verdict["summary"] == NOT_INSTALLABLE_YET
-    assert "version: 9.9.9" in verdict["details"]
-    assert leftovers(site) == []
+def test_an_update_larger_than_the_slot_is_refused(image_site: tuple[Site, bytes]) -> None:
+    site, content = image_site
+    (site.state.settings.system_root / "dev/disk/by-partlabel/rootfs-a").write_bytes(b"\0" * 4096)
+    verdict = upload(site.logged_in("installer"), content).json()
+    assert "larger than this charger's system slot" in verdict["summary"]
+
+
+def test_a_development_system_says_it_verifies_no_update(site: Site, tmp_path: Path) -> None:
+    site.state.settings = replace(site.state.settings, system_root=tmp_path / "checkout")
+    verdict = upload(site.logged_in("installer"), update_zip_signed(tmp_path)).json()
+    assert verdict["summary"] == (
+        "This charger has no update signing keys: it cannot verify any update."
+    )
+
+
+def update_zip_signed(tmp_path: Path) -> bytes:
+    """A well-formed signed update (by a key no charger here trusts)."""
+    payload, zip_path = tmp_path / "rootfs.squashfs", tmp_path / "signed.zip"
+    payload.write_bytes(PAYLOAD)
+    write_update_zip(zip_path, FIELDS, {"rootfs": payload}, [Ed25519PrivateKey.generate()])
+    return zip_path.read_bytes()
+
+
+def test_a_damaged_system_description_is_said_plainly(site: Site, tmp_path: Path) -> None:
+    root = write_system_root(tmp_path / "root", [], version="one")
+    site.state.settings = replace(site.state.settings, system_root=root)
+    verdict = upload(site.logged_in("installer"), update_zip_signed(tmp_path)).json()
+    assert verdict["summary"].startswith("This charger cannot check updates")
+    assert "version: 'one' is not a version" in verdict["details"][0]
 
 
 def test_without_javascript_the_verdict_is_shown_on_the_admin_page(site: Site) -> None:
@@ -207,14 +263,14 @@ def test_the_browsers_file_name_never_becomes_a_path(
 ) -> None:
     seen: list[Path] = []
 
-    def recording(path: Path) -> Verdict:
+    def recording(path: Path, system: RunningSystem) -> Verdict:
         seen.append(path)
-        return verify_update(path)
+        return verify_update(path, system)
 
     monkeypatch.setattr(admin, "verify_update", recording)
     escape = str(tmp_path / "escaped.zip") if filename == "/tmp/x.zip" else filename
     verdict = upload(site.logged_in("installer"), update_zip(), filename=escape).json()
-    assert verdict["summary"] == NOT_INSTALLABLE_YET
+    assert verdict["ok"] is False and "not a ChargeOS update" in verdict["summary"]
     (path,) = seen
     assert path.parent == site.state.settings.uploads_dir
     assert re.fullmatch(r"update-[0-9a-f]{16}\.zip", path.name), path.name
@@ -222,16 +278,37 @@ def test_the_browsers_file_name_never_becomes_a_path(
     assert leftovers(site) == []
 
 
-def test_an_upload_that_would_fill_the_data_partition_is_refused(
+def test_an_announced_length_that_would_fill_the_data_partition_is_refused(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    usage = SimpleNamespace(total=4096 * MB, used=4026 * MB, free=70 * MB)
-    monkeypatch.setattr(admin.shutil, "disk_usage", lambda path: usage)
+    usage = SimpleNamespace(total=512 * MB, used=492 * MB, free=20 * MB)
+    monkeypatch.setattr("webui.upload.shutil.disk_usage", lambda path: usage)
     answer = upload(site.logged_in("installer"), b"\0" * (8 * MB))
     assert answer.status == 507
     verdict = answer.json()
     assert verdict["summary"] == "Not enough free space on the charger for this update."
-    assert "70 MB free" in verdict["details"][0]
+    assert "20 MB free" in verdict["details"][0] and "16 MB stay free" in verdict["details"][0]
+    assert leftovers(site) == []
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["announced length", "chunked"])
+def test_an_upload_stops_when_the_disk_fills_meanwhile_and_leaves_nothing(
+    site: Site, monkeypatch: pytest.MonkeyPatch, chunked: bool
+) -> None:
+    """Other writers (logs, transactions) or a lying length: the reserve is kept while streaming."""
+    uploads = site.state.settings.uploads_dir
+    sizes: list[int] = []
+
+    def shrinking(path: Path) -> SimpleNamespace:
+        written = sum(p.stat().st_size for p in uploads.glob("update-*.zip"))
+        sizes.append(written)
+        return SimpleNamespace(total=512 * MB, used=0, free=26 * MB - 2 * written)
+
+    monkeypatch.setattr("webui.upload.shutil.disk_usage", shrinking)
+    answer = upload(site.logged_in("installer"), b"\0" * (8 * MB), chunked=chunked)
+    assert answer.status == 507
+    assert answer.json()["summary"].startswith("The charger's storage is too full for this update")
+    assert 0 < max(sizes) < 8 * MB  # stopped midway
     assert leftovers(site) == []
 
 
@@ -239,7 +316,7 @@ def test_a_second_upload_waits_for_the_first(site: Site) -> None:
     uploads = site.state.settings.uploads_dir
     uploads.mkdir(parents=True)
     installer = site.logged_in("installer")
-    with admin._upload_slot(uploads) as free:
+    with receiving.upload_slot(uploads) as free:
         assert free
         answer = upload(installer, update_zip())
     assert answer.status == 409

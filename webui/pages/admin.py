@@ -1,34 +1,32 @@
 """Admin: System Update and System Logs (both logins), Service Control (installer only).
 
-System Update streams the zip (request.multipart/read_chunk) into the uploads directory under a
-name the server chooses, within the profile's size cap and the free space, asks the OTA verify
-step and deletes the file after its verdict. Service Control drives supervisord; "restart OS"
-restarts every ChargeOS program in development and reboots only a running image. System Logs is
-a .tar.gz of the log directory, built in a thread into a temporary file and deleted after.
+System Update receives the zip (webui.upload: streamed, size cap, free space, a name the server
+chooses), verifies it against the running system (/etc/chargeos under `system_root`, the slot
+size when there are slots) and deletes it after the verdict; installing comes with the installer.
+Service Control drives supervisord; "restart OS" restarts every ChargeOS program in development
+and reboots only a running image. System Logs is a .tar.gz of the log directory, built in a
+thread into a temporary file and deleted after.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import fcntl
 import logging
 import os
-import secrets
-import shutil
 import subprocess
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import BodyPartReader, MultipartReader, hdrs, web
+from aiohttp import hdrs, web
 
 from runtime.config.device_secrets import DeviceSecretsError, load_device_secrets
 from runtime.programs import PROGRAMS
 from runtime.supervisor import Action, Supervisor, SupervisorUnavailable
-from runtime.update import Verdict, verify_update
+from runtime.update import Verdict, running_system, verify_update
+from runtime.update.system import SystemFileError, slot_size
 from webui.context import STATE_KEY, WebState
 from webui.log_archive import build_log_archive
 from webui.pages.common import NOT_AVAILABLE, evse_status
@@ -37,14 +35,11 @@ from webui.pages.transactions import download_response
 from webui.rendering import render
 from webui.roles import Role
 from webui.security import current_session, require_role
+from webui.upload import CHUNK_BYTES, MB, UploadRefused, received_upload
 
 log = logging.getLogger(__name__)
 
-MB = 1024 * 1024
-CHUNK_BYTES = 256 * 1024
-UPLOAD_FIELD = "update"
-MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file
-FREE_SPACE_RESERVE = 64 * MB  # the data partition keeps room for transactions and logs
+NOT_INSTALLING = "this version of ChargeOS verifies updates without installing them yet"
 WEBAPP = "webapp"
 RESTART_DELAY_S = 1.0  # the answer reaches the browser before the web app goes
 IMAGE_MARKER = Path("/etc/chargeos-image")  # written into a built image's root filesystem
@@ -79,15 +74,6 @@ COMPONENTS: tuple[Component, ...] = (
     ),
 )
 BY_KEY = {component.key: component for component in COMPONENTS}
-
-
-class UploadRefused(Exception):
-    """An upload that ends before a verdict; the answer's status and words."""
-
-    def __init__(self, status: int, summary: str, *details: str) -> None:
-        super().__init__(summary)
-        self.status = status
-        self.verdict = Verdict(ok=False, summary=summary, details=list(details))
 
 
 def running_image(marker: Path = IMAGE_MARKER, environ: Mapping[str, str] = os.environ) -> bool:
@@ -235,110 +221,41 @@ async def install_update(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     limit = state.store.profile.webui.upload_limit_mb * MB
     try:
-        verdict, status = await _receive_and_verify(request, state.settings.uploads_dir, limit), 200
+        async with received_upload(request, state.settings.uploads_dir, limit) as (path, size):
+            verdict = await asyncio.to_thread(verify_upload, path, state.settings.system_root)
+        verdict, status = _not_installed(verdict, size), 200
     except UploadRefused as refused:
         verdict, status = refused.verdict, refused.status
     log.info("update upload by %s: %s (%s)", session.role, verdict.summary, status)
     if "application/json" in request.headers.get(hdrs.ACCEPT, ""):
-        return web.json_response(verdict.model_dump(), status=status)
+        return web.json_response(verdict.model_dump(mode="json"), status=status)
     return await admin_page(request, status=status, verdict=verdict)
 
 
-async def _receive_and_verify(request: web.Request, uploads: Path, limit: int) -> Verdict:
-    declared = request.content_length
-    if declared is not None and declared > limit + MULTIPART_SLACK:
-        raise _too_large(limit)
-    if request.content_type != "multipart/form-data":
-        raise _no_file()
-    await asyncio.to_thread(uploads.mkdir, mode=0o700, parents=True, exist_ok=True)
-    with _upload_slot(uploads) as free:
-        if not free:
-            raise UploadRefused(409, "Another update is being uploaded: wait until it is done.")
-        await asyncio.to_thread(_remove_leftovers, uploads)
-        _check_space(uploads, min(declared or limit, limit))
-        path = uploads / f"update-{secrets.token_hex(8)}.zip"  # never the browser's file name
-        try:
-            size = await _receive(request, path, limit)
-            verdict = await asyncio.to_thread(verify_update, path)
-        finally:
-            await asyncio.to_thread(path.unlink, missing_ok=True)
-    deleted = f"Nothing was installed; the uploaded file ({size / MB:.1f} MB) was deleted."
-    return verdict.model_copy(update={"details": [*verdict.details, deleted]})
-
-
-async def _receive(request: web.Request, path: Path, limit: int) -> int:
+def verify_upload(path: Path, root: Path) -> Verdict:
+    """The verify step against the system at `root` (its slot size when it has slots)."""
     try:
-        part = await _file_part(await request.multipart())
-    except ValueError as error:
-        raise _no_file(str(error)) from None
-    size = 0
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # a new file only
-    with os.fdopen(descriptor, "wb") as file:
-        while chunk := await part.read_chunk(CHUNK_BYTES):
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(limit)
-            try:
-                await asyncio.to_thread(file.write, chunk)
-            except OSError as error:
-                raise UploadRefused(
-                    507, "The charger ran out of space while receiving the update.", str(error)
-                ) from None
-    return size
-
-
-async def _file_part(reader: MultipartReader) -> BodyPartReader:
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and part.name == UPLOAD_FIELD:
-            log.info("receiving an update the browser calls %r", part.filename)
-            return part
-        await part.release()
-    raise _no_file()
-
-
-@contextlib.contextmanager
-def _upload_slot(directory: Path) -> Iterator[bool]:
-    """One upload at a time (an advisory lock on the directory, released if we die)."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-        else:
-            yield True
-    finally:
-        os.close(descriptor)
-
-
-def _remove_leftovers(directory: Path) -> None:
-    for leftover in directory.glob("update-*.zip"):
-        log.warning("removing %s left by an interrupted upload", leftover.name)
-        leftover.unlink(missing_ok=True)
-
-
-def _check_space(directory: Path, needed: int) -> None:
-    free = shutil.disk_usage(directory).free
-    if free < needed + FREE_SPACE_RESERVE:
-        raise UploadRefused(
-            507,
-            "Not enough free space on the charger for this update.",
-            f"{free / MB:.0f} MB free; the upload needs up to {needed / MB:.0f} MB"
-            f" and {FREE_SPACE_RESERVE // MB} MB stay free for transactions and logs",
+        system = running_system(root, slot_size_bytes=slot_size(root))
+    except SystemFileError as error:
+        log.error("update verify impossible: %s", error)
+        return Verdict(
+            ok=False,
+            summary="This charger cannot check updates: its system description is damaged.",
+            details=[str(error)],
         )
+    return verify_update(path, system)
 
 
-def _too_large(limit: int) -> UploadRefused:
-    return UploadRefused(
-        413,
-        f"The file is larger than the {limit // MB} MB this charger accepts: it is not an update"
-        " for this charger. Nothing was kept.",
-    )
-
-
-def _no_file(*details: str) -> UploadRefused:
-    return UploadRefused(
-        400, "No update file received: choose the update .zip, then Install Update.", *details
+def _not_installed(verdict: Verdict, size: int) -> Verdict:
+    """This version verifies only: a good update is said to be good, and not installed."""
+    deleted = f"Nothing was installed; the uploaded file ({size / MB:.1f} MB) was deleted."
+    if not verdict.ok:
+        return verdict.model_copy(update={"details": [*verdict.details, deleted]})
+    return Verdict(
+        ok=False,
+        summary=f"{verdict.summary}, but {NOT_INSTALLING}.",
+        details=[*verdict.details, deleted],
+        manifest=verdict.manifest,
     )
 
 
