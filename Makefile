@@ -48,10 +48,11 @@ test: lint typecheck unit
 
 # The flashable disk image of a board (out/$(BOARD)/), and booting it under qemu (TCG).
 image: $(STAMPS)/venv
+	$(BIN)/python build.py keys --if-missing
 	$(BIN)/python build.py image --board $(BOARD) --profile $(PROFILE)
 
 qemu: $(STAMPS)/venv
-	@ls out/$(BOARD)/*.img >/dev/null 2>&1 || $(BIN)/python build.py image --board $(BOARD) --profile $(PROFILE)
+	@ls out/$(BOARD)/*.img >/dev/null 2>&1 || $(MAKE) image
 	$(BIN)/python build.py run --board $(BOARD)
 
 schema: $(STAMPS)/venv

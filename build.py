@@ -25,7 +25,9 @@ from runtime.config.loader import load_model, load_profile
 from runtime.evse.diagram import diagram_document
 from runtime.image import qemu
 from runtime.image.context import BuildContext, BuildError, BuildLog
+from runtime.image.ota import make_update_zip
 from runtime.image.pipeline import build_image
+from runtime.update.keys import create_signing_key, default_keys_dir, signing_key_paths
 from runtime.version import chargeos_version
 from schemas import Profile
 from schemas.image import Board
@@ -189,6 +191,10 @@ def cmd_image(args: argparse.Namespace) -> int:
     except ProfileInvalid as invalid:
         print(invalid)
         return 1
+    keys_dir: Path = args.keys_dir or default_keys_dir()
+    if not list(keys_dir.glob("*.pub")):
+        print(f"no update signing keys in {keys_dir}: run `python build.py keys` first")
+        return 1
     out_dir: Path = args.out / board.name
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / ".lock").open("w") as lock, (out_dir / "build.log").open("w") as log_file:
@@ -210,6 +216,8 @@ def cmd_image(args: argparse.Namespace) -> int:
             source_date_epoch=source_date_epoch(),
             version=args.version or chargeos_version(),
             log=BuildLog(log_file),
+            min_version=args.min_version or "",
+            keys_dir=keys_dir,
         )
         print(f"building ChargeOS {ctx.version} for {board.name} (log: {out_dir / 'build.log'})")
         try:
@@ -227,6 +235,59 @@ def cmd_image(args: argparse.Namespace) -> int:
         f"kernel modules {trim['kernel_modules_bytes'] / 2**20:.0f} MiB)"
     )
     print(f"  {info_path}: total {info['total_seconds']:.0f} s")
+    return 0
+
+
+def cmd_ota(args: argparse.Namespace) -> int:
+    """(Re)make the signed update zip of the last build of a board."""
+    loaded = load_board(args.board)
+    if loaded is None:
+        return 1
+    board, board_path = loaded
+    out_dir: Path = args.out / board.name
+    info_path = out_dir / "build-info.json"
+    if not info_path.is_file() or not (out_dir / "rootfs.squashfs").is_file():
+        print(f"no build in {out_dir}: run `python build.py image --board {board.name}` first")
+        return 1
+    info = json.loads(info_path.read_text())
+    with (out_dir / "ota.log").open("w") as log_file:
+        ctx = BuildContext(
+            repo=REPO,
+            board=board,
+            board_dir=board_path.parent,
+            image_dir=IMAGE_DIR,
+            profile=Path(info["inputs"]["profile"]),
+            out_dir=out_dir,
+            cache_dir=args.out,
+            source_date_epoch=int(info["source_date_epoch"]),
+            version=str(info["version"]),
+            log=BuildLog(log_file),
+            min_version=str(info["min_version"]),
+            keys_dir=args.keys_dir or default_keys_dir(),
+        )
+        ctx.log.figures["kernel"] = info.get("kernel")
+        try:
+            output = make_update_zip(ctx)
+        except BuildError as error:
+            print(f"update zip not made: {error}")
+            return 1
+    print(f"{output}: {output.stat().st_size / 2**20:.1f} MiB, ChargeOS {ctx.version}")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Create a development update-signing key outside the repository."""
+    keys_dir: Path = args.keys_dir or default_keys_dir()
+    if keys_dir.resolve().is_relative_to(REPO):
+        print(f"{keys_dir} is inside the repository: signing keys are never committed")
+        return 1
+    existing = signing_key_paths(keys_dir) if keys_dir.exists() else []
+    if existing and args.if_missing:
+        print(f"signing key present: {existing[0]}")
+        return 0
+    private, public = create_signing_key(keys_dir)
+    print(f"signing key (keep it secret, never commit it): {private}")
+    print(f"public key (images built from now on trust it): {public}")
     return 0
 
 
@@ -272,6 +333,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     image.add_argument("--out", type=Path, default=OUT_DIR)
     image.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     image.add_argument("--version", help="system version (default: pyproject's)")
+    image.add_argument("--min-version", help="version floor: no update below it installs")
+    image.add_argument(
+        "--keys-dir", type=Path, help="update keys (default ~/.config/chargeos/keys)"
+    )
+    ota = commands.add_parser("ota", help="(re)make the signed update zip of the last build")
+    ota.add_argument("--board", default="qemu-x86_64")
+    ota.add_argument("--out", type=Path, default=OUT_DIR)
+    ota.add_argument("--keys-dir", type=Path, help="signing keys (default ~/.config/chargeos/keys)")
+    keys = commands.add_parser("keys", help="create a development update-signing key")
+    keys.add_argument("--keys-dir", type=Path, help="where (default ~/.config/chargeos/keys)")
+    keys.add_argument("--if-missing", action="store_true", help="keep an existing key")
     run = commands.add_parser("run", help="boot the built image in qemu (TCG)")
     run.add_argument("--board", default="qemu-x86_64")
     run.add_argument("--out", type=Path, default=OUT_DIR)
@@ -282,6 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_image(args)
     if args.command == "run":
         return cmd_run(args)
+    if args.command == "keys":
+        return cmd_keys(args)
+    if args.command == "ota":
+        return cmd_ota(args)
     if args.command == "validate":
         return cmd_validate(args.profiles)
     if args.command == "validate-board":

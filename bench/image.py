@@ -48,12 +48,12 @@ WantedBy=multi-user.target
 UPTIME = re.compile(r"uptime ([0-9.]+) s")
 
 
-def timed_build(out: Path, cache: Path) -> tuple[float, dict[str, object]]:
+def timed_build(out: Path, cache: Path, keys: Path) -> tuple[float, dict[str, object]]:
     """One `build.py image`; its wall time and build-info.json."""
     started = time.monotonic()
     subprocess.run(
         [sys.executable, "build.py", "image", "--board", BOARD, "--out", str(out),
-         "--cache-dir", str(cache)],
+         "--cache-dir", str(cache), "--keys-dir", str(keys)],
         cwd=REPO, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     elapsed = time.monotonic() - started
@@ -116,8 +116,11 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="chargeos-bench-image-"))
     try:
-        cold_s, info = timed_build(work / "out-cold", work / "cache")
-        warm_s, _ = timed_build(work / "out-warm", work / "cache")
+        keys = work / "keys"
+        subprocess.run([sys.executable, "build.py", "keys", "--keys-dir", str(keys)], cwd=REPO,
+                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        cold_s, info = timed_build(work / "out-cold", work / "cache", keys)
+        warm_s, _ = timed_build(work / "out-warm", work / "cache", keys)
         outputs = info["outputs"]
         assert isinstance(outputs, dict)
         image_name = next(name for name in outputs if name.endswith(".img"))

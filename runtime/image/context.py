@@ -57,6 +57,8 @@ class BuildContext:
     source_date_epoch: int
     version: str
     log: BuildLog
+    min_version: str = ""  # the version floor of the system (empty: its own version)
+    keys_dir: Path | None = None  # the public keys (*.pub) the image trusts for updates
 
     @property
     def work_dir(self) -> Path:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from runtime.image import disk, finish, rootfs
+from runtime.image import disk, finish, ota, rootfs
 from runtime.image.context import BuildContext, BuildError, sha256_file, sha256_tree
 from runtime.image.layout import disk_layout
 
@@ -57,11 +57,13 @@ IMAGE_STEPS = (
     Step("disk", "GPT disk: boot (GRUB A/B), slot A, slot B, data", _partitions),
     Step("post-image", "post-image hooks (bmap)", _post_image),
 )
+UPDATE_STEPS = (Step("ota", "signed OTA update zip", ota.make_update_zip),)
 
 
 def steps_for(ctx: BuildContext) -> tuple[Step, ...]:
     """All steps, or only the root filesystem's where the board cannot be imaged here."""
-    return ROOTFS_STEPS + (IMAGE_STEPS if ctx.board.buildable_here == "image" else ())
+    disk_steps = IMAGE_STEPS if ctx.board.buildable_here == "image" else ()
+    return ROOTFS_STEPS + disk_steps + UPDATE_STEPS
 
 
 def build_image(ctx: BuildContext, display: TextIO = sys.stdout) -> Path:
@@ -92,7 +94,7 @@ def build_info(ctx: BuildContext, timings: dict[str, float], total_s: float) -> 
     outputs = {
         path.name: {"bytes": path.stat().st_size, "allocated_bytes": path.stat().st_blocks * 512}
         for path in sorted(ctx.binaries_dir.glob("*"))
-        if path.is_file() and path.suffix in (".img", ".squashfs", ".bmap")
+        if path.is_file() and path.suffix in (".img", ".squashfs", ".bmap", ".zip")
     }
     outputs_hashes = {
         name: sha256_file(ctx.binaries_dir / name) for name in outputs if name.endswith(".squashfs")
@@ -104,6 +106,9 @@ def build_info(ctx: BuildContext, timings: dict[str, float], total_s: float) -> 
         "compatible": ctx.board.compatible,
         "kernel": figures.get("kernel"),
         "versions": figures.get("versions"),
+        "min_version": ctx.min_version or ctx.version,
+        "keyring": figures.get("keyring"),
+        "update_zip": figures.get("update_zip"),
         "source_date_epoch": ctx.source_date_epoch,
         "inputs": {
             "board_yaml_sha256": sha256_file(ctx.board_dir / "board.yaml"),

@@ -26,6 +26,7 @@ FACTORY_PROFILE = f"{APP_DIR}/factory/profile.yaml"
 DATA_DIR = "/data"
 BOOT_MOUNT = "/boot/efi"
 SYSTEM_INFO = "/etc/chargeos/system.json"
+KEYRING = "/etc/chargeos/keyring"
 MIRROR = "http://deb.debian.org/debian"
 UNITS_ENABLED = ("chargeos-provision.service", "chargeos.service", "chargeos-health.service")
 # Debian units a read-only appliance does not run: package timers, ssh (a supervisord program,
@@ -242,14 +243,30 @@ def write_generated_files(ctx: BuildContext) -> None:
     info = {
         "name": "ChargeOS",
         "version": ctx.version,
+        "min_version": ctx.min_version or ctx.version,
         "board": ctx.board.name,
         "compatible": ctx.board.compatible,
         "source_date_epoch": ctx.source_date_epoch,
     }
     (target / SYSTEM_INFO.lstrip("/")).write_text(json.dumps(info, indent=2) + "\n")
+    _write_keyring(ctx)
     initramfs = target / "etc" / "initramfs-tools"
     (initramfs / "modules").write_text("\n".join(ctx.board.kernel.initramfs_modules) + "\n")
     _write_users(ctx)
+
+
+def _write_keyring(ctx: BuildContext) -> None:
+    """The public keys an update must be signed with (never a private key)."""
+    keyring = ctx.target_dir / KEYRING.lstrip("/")
+    keyring.mkdir(parents=True, exist_ok=True)
+    public_keys = sorted(ctx.keys_dir.glob("*.pub")) if ctx.keys_dir else []
+    if not public_keys:
+        raise BuildError(
+            f"no public keys (*.pub) in {ctx.keys_dir}: run `python build.py keys` first"
+        )
+    for public_key in public_keys:
+        shutil.copyfile(public_key, keyring / public_key.name)
+    ctx.log.figures["keyring"] = [key.stem for key in public_keys]
 
 
 def factory_profile_text(ctx: BuildContext) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.image.machine import BuiltImage, build
+from tests.image.machine import BuiltImage, build, make_keys
 from tests.webui.conftest import browser  # noqa: F401  (the same session-wide Chromium)
 
 
@@ -13,4 +13,4 @@ from tests.webui.conftest import browser  # noqa: F401  (the same session-wide C
 def built_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
     """`build.py image --board qemu-x86_64` into a fresh output folder and a clean cache."""
     root = tmp_path_factory.mktemp("image")
-    return build(root / "out", root / "cache")
+    return build(root / "out", root / "cache", make_keys(root / "keys"))

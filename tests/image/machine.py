@@ -32,27 +32,39 @@ class BuiltImage:
 
     out_dir: Path
     cache_dir: Path
+    keys_dir: Path
     image: Path
     squashfs: Path
     info: dict[str, object]
     log: str  # what build.py printed
 
 
-def build(out: Path, cache: Path, *extra: str, source_date_epoch: int | None = None) -> BuiltImage:
+def make_keys(keys_dir: Path) -> Path:
+    """A development signing key for the images these tests build (`build.py keys`)."""
+    subprocess.run(
+        [sys.executable, "build.py", "keys", "--keys-dir", str(keys_dir)],
+        cwd=REPO, check=True, capture_output=True,
+    )  # fmt: skip
+    return keys_dir
+
+
+def build(
+    out: Path, cache: Path, keys: Path, *extra: str, source_date_epoch: int | None = None
+) -> BuiltImage:
     """Run `build.py image` like a developer does; fail with its output."""
     env = dict(os.environ)
     if source_date_epoch is not None:
         env["SOURCE_DATE_EPOCH"] = str(source_date_epoch)
     result = subprocess.run(
         [sys.executable, "build.py", "image", "--board", BOARD, "--profile", str(PROFILE),
-         "--out", str(out), "--cache-dir", str(cache), *extra],
+         "--out", str(out), "--cache-dir", str(cache), "--keys-dir", str(keys), *extra],
         cwd=REPO, capture_output=True, text=True, timeout=1800, check=False, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     out_dir = out / BOARD
     (image,) = out_dir.glob("*.img")
     info = json.loads((out_dir / "build-info.json").read_text())
-    return BuiltImage(out_dir, cache, image, out_dir / "rootfs.squashfs", info, result.stdout)
+    return BuiltImage(out_dir, cache, keys, image, out_dir / "rootfs.squashfs", info, result.stdout)
 
 
 def read_boot_environment(image: Path) -> dict[str, str]:

@@ -34,7 +34,7 @@ BOARD = load_model(REPO / "image" / "boards" / "qemu-x86_64" / "board.yaml", Boa
 
 
 def test_the_build_shows_its_steps_and_describes_what_it_made(built_image: BuiltImage) -> None:
-    assert "[ 1/13] base" in built_image.log and "[13/13] post-image" in built_image.log
+    assert "[ 1/14] base" in built_image.log and "[14/14] ota" in built_image.log
     info = built_image.info
     assert info["board"] == "qemu-x86_64" and info["compatible"] == BOARD.compatible
     assert info["base_cached"] is False  # the fixture starts from an empty cache
@@ -43,6 +43,8 @@ def test_the_build_shows_its_steps_and_describes_what_it_made(built_image: Built
     assert isinstance(trim, dict) and trim["kernel_modules_bytes"] > 100 * 2**20
     assert (built_image.out_dir / "build.log").read_text().count("\n$ mmdebstrap") == 1
     assert built_image.image.with_suffix(".bmap").exists()
+    update_zip = built_image.out_dir / f"chargeos-{info['version']}-update.zip"
+    assert update_zip.exists() and info["update_zip"]["file"] == update_zip.name  # type: ignore[index]
     inputs = info["inputs"]
     assert isinstance(inputs, dict) and len(inputs["requirements_lock_sha256"]) == 64
 
@@ -110,6 +112,10 @@ def test_the_root_filesystem_holds_the_app_and_no_per_device_state(
     assert "chargeos:x:900:" in squashfs_file(built_image.squashfs, "etc/passwd")
     system = json.loads(squashfs_file(built_image.squashfs, "etc/chargeos/system.json"))
     assert system["compatible"] == BOARD.compatible
+    keyring = [p for p in paths if p.startswith("/etc/chargeos/keyring/")]
+    (public,) = built_image.keys_dir.glob("*.pub")
+    assert keyring == [f"/etc/chargeos/keyring/{public.name}"]  # public keys only
+    assert not [p for p in paths if "/signing-" in p]  # no private key
 
 
 def test_two_builds_of_the_same_inputs_give_a_byte_identical_squashfs(
@@ -119,7 +125,9 @@ def test_two_builds_of_the_same_inputs_give_a_byte_identical_squashfs(
     # commit's time, which a commit made meanwhile would change).
     epoch = built_image.info["source_date_epoch"]
     assert isinstance(epoch, int)
-    again = build(tmp_path / "out", built_image.cache_dir, source_date_epoch=epoch)
+    again = build(
+        tmp_path / "out", built_image.cache_dir, built_image.keys_dir, source_date_epoch=epoch
+    )
     assert again.info["base_cached"] is True
     assert sha256_file(again.squashfs) == sha256_file(built_image.squashfs)
 
