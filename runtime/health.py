@@ -40,6 +40,7 @@ class CheckResult:
 
     ok: bool
     reason: str = ""
+    final: bool = False  # waiting longer cannot help (supervisord gave up on a crash loop)
 
 
 OK = CheckResult(True)
@@ -111,7 +112,9 @@ async def programs_are_running(context: HealthContext) -> CheckResult:
     if not wanted:
         return CheckResult(False, f"no program starts at boot ({context.supervisor_socket})")
     down = [f"{n} {states.get(n, 'missing')}" for n in wanted if states.get(n) != "RUNNING"]
-    return CheckResult(False, ", ".join(down)) if down else OK
+    # FATAL: supervisord stopped restarting a program that kept exiting (a crash loop).
+    crash_loop = any(states.get(name) == "FATAL" for name in wanted)
+    return CheckResult(False, ", ".join(down), final=crash_loop) if down else OK
 
 
 async def evse_answers(context: HealthContext) -> CheckResult:
@@ -180,6 +183,8 @@ async def check_until_healthy(
     for _attempt in range(int(wait_s / RETRY_S) + 1):  # bounded even if the clock stands still
         results = [(check, await run_check(check, context)) for check in checks]
         if all(result.ok for _, result in results) or clock() >= deadline:
+            break
+        if any(result.final for _, result in results):
             break
         await sleep(min(RETRY_S, max(0.0, deadline - clock())))
     return results

@@ -28,7 +28,12 @@ BOOT_MOUNT = "/boot/efi"
 SYSTEM_INFO = "/etc/chargeos/system.json"
 KEYRING = "/etc/chargeos/keyring"
 MIRROR = "http://deb.debian.org/debian"
-UNITS_ENABLED = ("chargeos-provision.service", "chargeos.service", "chargeos-health.service")
+UNITS_ENABLED = (
+    "chargeos-provision.service",
+    "chargeos.service",
+    "chargeos-health.service",
+    "chargeos-trial-deadline.service",
+)
 # Debian units a read-only appliance does not run: package timers, ssh (a supervisord program,
 # off by default) and waiting for the network before multi-user.
 UNITS_MASKED = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterator
@@ -225,3 +226,18 @@ def test_a_stopped_program_makes_the_system_unhealthy(
         assert lines[-1].endswith("system NOT healthy: programs, webapp")
     finally:
         supervisor.startProcess("webapp", True)
+
+
+def test_a_crash_loop_ends_the_wait_at_once(tmp_path: Path) -> None:
+    async def crash_looping(context: health.HealthContext) -> health.CheckResult:
+        return health.CheckResult(False, "evse FATAL", final=True)
+
+    checks = (health.HealthCheck("programs", crash_looping),)
+    fake = FakeTime()
+    results = asyncio.run(
+        health.check_until_healthy(
+            checks, health.HealthContext(tmp_path), 300, clock=fake.clock, sleep=fake.sleep
+        )
+    )
+    assert fake.sleeps == []  # no point in waiting: supervisord has given up on the program
+    assert [result.reason for _, result in results] == ["evse FATAL"]
