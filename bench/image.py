@@ -60,12 +60,12 @@ def timed_build(out: Path, cache: Path, keys: Path) -> tuple[float, dict[str, ob
     return elapsed, json.loads((out / BOARD / "build-info.json").read_text())
 
 
-def extract_kernel(squashfs: Path, into: Path) -> tuple[Path, Path]:
-    """/boot/vmlinuz and /boot/initrd.img of a slot image."""
+def extract_kernel(squashfs: Path, kernel: str, into: Path) -> tuple[Path, Path]:
+    """/boot/vmlinuz-KERNEL and /boot/initrd.img-KERNEL of a slot image."""
     for name in ("vmlinuz", "initrd.img"):
         with (into / name).open("wb") as file:
-            subprocess.run(["unsquashfs", "-cat", str(squashfs), f"boot/{name}"], stdout=file,
-                           check=True)  # fmt: skip
+            subprocess.run(["unsquashfs", "-cat", str(squashfs), f"boot/{name}-{kernel}"],
+                           stdout=file, check=True)  # fmt: skip
     return into / "vmlinuz", into / "initrd.img"
 
 
@@ -138,7 +138,7 @@ def main() -> int:
               f"docs/man/locales {mib['hooks_bytes']:.0f} MiB)")  # fmt: skip
 
         out = work / "out-warm" / BOARD
-        kernel, initrd = extract_kernel(out / "rootfs.squashfs", work)
+        kernel, initrd = extract_kernel(out / "rootfs.squashfs", str(info["kernel"]), work)
         board = load_model(REPO / "image" / "boards" / BOARD / "board.yaml", Board)
         append = board.kernel_cmdline.replace("@SLOT@", "rootfs-a") + " chargeos.slot=A"
         disk = next(out.glob("*.img"))

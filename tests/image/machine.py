@@ -101,9 +101,9 @@ class Boot:
         """The serial console so far."""
         return self.machine.serial_log.read_text(encoding="utf-8", errors="replace")
 
-    def wait_for(self, text: str, timeout_s: float = BOOT_TIMEOUT_S) -> str:
-        """Wait for `text` on the serial console."""
-        return qemu.wait_for_serial(self.machine, self.process, text, timeout_s)
+    def wait_for(self, text: str, timeout_s: float = BOOT_TIMEOUT_S, *, after: int = 0) -> str:
+        """Wait for `text` on the serial console (past character `after`); the log so far."""
+        return qemu.wait_for_serial(self.machine, self.process, text, timeout_s, after=after)
 
     def wait_until_off(self, timeout_s: float = 120) -> int:
         """Wait for qemu to end (a guest reboot ends it: -no-reboot)."""
@@ -111,15 +111,19 @@ class Boot:
 
 
 @contextmanager
-def booted(built: BuiltImage, name: str) -> Iterator[Boot]:
-    """Boot the image (its disk keeps what the guest writes); always stop qemu afterwards."""
+def booted(built: BuiltImage, name: str, *, reboot_ends_qemu: bool = True) -> Iterator[Boot]:
+    """Boot the image (its disk keeps what the guest writes); always stop qemu afterwards.
+
+    By default a guest reboot ends qemu (tests count boots); without, the guest reboots inside
+    the same qemu and one serial log holds every boot.
+    """
     guest_port = int(built.info["webui"]["https_port"])  # type: ignore[index]
     host_port = free_port()
     machine = qemu.QemuMachine(
         image=built.image,
         serial_log=built.out_dir / f"serial-{name}.log",
         forwards=(qemu.Forward(host_port, guest_port),),
-        reboot_ends_qemu=True,
+        reboot_ends_qemu=reboot_ends_qemu,
     )
     process = qemu.start(machine)
     try:
