@@ -23,7 +23,7 @@ from runtime.persistence.errors import (
     MigrationFailed,
     PersistenceError,
 )
-from runtime.persistence.schema import MIGRATIONS
+from runtime.persistence.schema import BREAKS_OLDER_READERS, MIGRATIONS
 
 Synchronous = Literal["FULL", "NORMAL"]
 DEFAULT_BUSY_TIMEOUT_S = 5.0
@@ -203,7 +203,12 @@ class Database:
         connection = self._live()
         current = int(connection.execute("PRAGMA user_version").fetchone()[0])
         if current > len(migrations):
-            raise DatabaseTooNew(self._path, current, len(migrations))
+            # Written by a newer ChargeOS (e.g. an update that was rolled back): usable as it is
+            # unless one of its migrations said older software must not touch it.
+            oldest_reader = int(connection.execute("PRAGMA application_id").fetchone()[0])
+            if oldest_reader > len(migrations):
+                raise DatabaseTooNew(self._path, current, len(migrations))
+            return
         for version in range(current + 1, len(migrations) + 1):
             self._apply_migration(version, migrations[version - 1])
 
@@ -216,6 +221,8 @@ class Database:
             if int(connection.execute("PRAGMA user_version").fetchone()[0]) < version:
                 for statement in statements:
                     connection.execute(statement)
+                if script.lstrip().startswith(BREAKS_OLDER_READERS):
+                    connection.execute(f"PRAGMA application_id = {version}")
                 connection.execute(f"PRAGMA user_version = {version}")
             connection.execute("COMMIT")
         except BaseException as error:

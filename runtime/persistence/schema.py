@@ -2,6 +2,11 @@
 
 Append a new script to change the schema; never edit one that has shipped, because devices in the
 field already ran it. Each script runs inside one transaction together with its version bump.
+
+Migrations are additive (new tables, new columns with defaults), so the previous ChargeOS keeps
+using the database after an update is rolled back. A migration the previous version must not
+live with starts with the line BREAKS_OLDER_READERS: it records its version as the oldest
+schema that may still open the file (PRAGMA application_id), and older software then refuses.
 """
 
 from __future__ import annotations
@@ -74,4 +79,5 @@ CREATE TABLE events (
 CREATE INDEX events_by_source ON events (source, id);
 """
 
+BREAKS_OLDER_READERS = "-- breaks older readers"
 MIGRATIONS: tuple[str, ...] = (SCHEMA_1,)

@@ -16,7 +16,7 @@ from runtime.persistence.errors import (
     MigrationFailed,
     PersistenceError,
 )
-from runtime.persistence.schema import MIGRATIONS
+from runtime.persistence.schema import BREAKS_OLDER_READERS, MIGRATIONS
 
 CREATE_A = "CREATE TABLE a (x INTEGER NOT NULL);"
 CREATE_B = "CREATE TABLE b (y TEXT); INSERT INTO b VALUES ('semi;colon');"
@@ -71,8 +71,21 @@ def test_a_failing_migration_leaves_the_database_at_the_previous_version(db_path
         assert "c" not in tables(db)
 
 
-def test_a_database_written_by_newer_software_is_refused(db_path: Path) -> None:
-    Database.open(db_path, migrations=[CREATE_A, CREATE_B]).close()
+def test_an_update_rolled_back_leaves_a_database_the_old_software_still_uses(
+    db_path: Path,
+) -> None:
+    Database.open(db_path, migrations=[CREATE_A, CREATE_B]).close()  # the update's additions
+    with Database.open(db_path, migrations=[CREATE_A]) as db:  # the old system after rollback
+        assert db.user_version == 2  # nothing undone, nothing migrated
+        with db.write() as connection:
+            connection.execute("INSERT INTO a (x) VALUES (7)")
+    with Database.open(db_path, migrations=[CREATE_A, CREATE_B]) as db, db.read() as connection:
+        assert connection.execute("SELECT x FROM a").fetchall() == [(7,)]
+
+
+def test_a_database_a_newer_migration_closed_to_older_software_is_refused(db_path: Path) -> None:
+    breaking = f"{BREAKS_OLDER_READERS}\nCREATE TABLE b (y TEXT NOT NULL);"
+    Database.open(db_path, migrations=[CREATE_A, breaking]).close()
     with pytest.raises(DatabaseTooNew) as refused:
         Database.open(db_path, migrations=[CREATE_A])
     assert str(db_path) in str(refused.value)
