@@ -112,7 +112,7 @@ def boot_uptime(disk: Path, kernel: Path, initrd: Path, append: str, marker: str
 def main() -> int:
     """Build cold and warm, boot ChargeOS twice and a bare minbase once, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", type=Path, help="keep the work folder here")
+    parser.add_argument("--keep", type=Path, help="keep the logs and build-info.json here")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="chargeos-bench-image-"))
     try:
@@ -158,8 +158,11 @@ def main() -> int:
             f"(same kernel binary: {'yes' if same_kernel else 'no'})"
         )
     finally:
-        if args.keep:
-            shutil.copytree(work, args.keep, dirs_exist_ok=True, symlinks=True)
+        if args.keep:  # logs and build descriptions only: a root filesystem holds /dev nodes
+            for log in (*work.glob("*.log"), *work.glob("out-*/*/build*")):
+                target = args.keep / log.relative_to(work)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(log, target)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
