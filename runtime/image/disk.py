@@ -59,15 +59,11 @@ def make_boot_partition(ctx: BuildContext) -> Path:
     """A FAT ESP with a standalone GRUB, its A/B grub.cfg and a fresh grubenv."""
     layout = disk_layout(ctx.board)
     (boot,) = layout.by_role("boot")
-    staging = ctx.work_dir / "boot"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging, partition = _fresh(ctx, "boot", "boot.vfat")
     efi = staging / "BOOTX64.EFI"
     ctx.run(["grub-mkimage", "-O", "x86_64-efi", "-o", efi, "-p", GRUB_DIR, *GRUB_MODULES])
     (staging / "grub.cfg").write_text(grub_cfg(layout, ctx.board.kernel_cmdline))
     grubenv.create(staging / "grubenv", initial_environment())
-    partition = ctx.work_dir / "boot.vfat"
-    partition.unlink(missing_ok=True)
     volume_id = _fixed_uuid(ctx, "boot").hex[:8]
     ctx.run(
         [
@@ -91,14 +87,9 @@ def make_boot_partition(ctx: BuildContext) -> Path:
 
 def make_data_partition(ctx: BuildContext) -> Path:
     """An empty ext4 data partition (first boot fills it), owned as the board's table says."""
-    layout = disk_layout(ctx.board)
-    (data,) = layout.by_role("data")
-    staging = ctx.work_dir / "data"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    (data,) = disk_layout(ctx.board).by_role("data")
+    staging, partition = _fresh(ctx, "data", "data.ext4")
     owner = _data_owner(ctx)
-    partition = ctx.work_dir / "data.ext4"
-    partition.unlink(missing_ok=True)
     fs_uuid = str(_fixed_uuid(ctx, "data"))
     ctx.run(
         [
@@ -157,6 +148,16 @@ def assemble_disk(ctx: BuildContext, boot: Path, data: Path) -> Path:
     ctx.log.figures["image_bytes"] = layout.size
     ctx.log.figures["image_allocated_bytes"] = image.stat().st_blocks * 512
     return image
+
+
+def _fresh(ctx: BuildContext, staging_name: str, partition_name: str) -> tuple[Path, Path]:
+    """An empty staging folder and no partition file yet, in the work folder."""
+    staging = ctx.work_dir / staging_name
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    partition = ctx.work_dir / partition_name
+    partition.unlink(missing_ok=True)
+    return staging, partition
 
 
 def _fixed_uuid(ctx: BuildContext, what: str) -> uuid.UUID:

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from playwright.sync_api import Page
+
 from runtime.image import grubenv, qemu
 from runtime.image.grubcfg import GRUBENV
 from runtime.image.layout import ALIGN
@@ -140,3 +142,13 @@ def sticker_from_serial(serial: str) -> dict[str, str]:
         assert match, f"no {label} on the serial console"
         found[role] = match.group(1)
     return found
+
+
+def log_in(page: Page, boot: Boot, password: str, role: str = "installer") -> None:
+    """Log in through the forwarded port with the login form; lands on General."""
+    page.goto(f"{boot.base_url}/login")
+    form = page.locator('form[action="/login"]')
+    form.locator('select[name="user"]').select_option(role)
+    form.locator('input[name="password"]').fill(password)
+    form.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{boot.base_url}/general")

@@ -20,10 +20,10 @@ from schemas.image import Board, size_bytes
 from tests.image.machine import (
     READY,
     REPO,
-    Boot,
     BuiltImage,
     booted,
     build,
+    log_in,
     read_boot_environment,
     sticker_from_serial,
     write_boot_environment,
@@ -132,17 +132,9 @@ def test_two_builds_of_the_same_inputs_give_a_byte_identical_squashfs(
     assert sha256_file(again.squashfs) == sha256_file(built_image.squashfs)
 
 
-def log_in(browser: Browser, boot: Boot, password: str) -> Page:
-    """Log in as the installer through the forwarded port; lands on General."""
-    context = browser.new_context(ignore_https_errors=True)
-    page = context.new_page()
-    page.goto(f"{boot.base_url}/login")
-    form = page.locator('form[action="/login"]')
-    form.locator('select[name="user"]').select_option("installer")
-    form.locator('input[name="password"]').fill(password)
-    form.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{boot.base_url}/general")
-    return page
+def new_page(browser: Browser) -> Page:
+    """A page in a fresh browser profile that accepts the device's own certificate."""
+    return browser.new_context(ignore_https_errors=True).new_page()
 
 
 def test_first_boot_serves_the_configurator_with_the_printed_logins(
@@ -152,7 +144,8 @@ def test_first_boot_serves_the_configurator_with_the_printed_logins(
         serial = boot.wait_for(READY)
         assert "ChargeOS first boot: device secrets created in /data/secrets" in serial
         passwords = sticker_from_serial(serial)
-        page = log_in(browser, boot, passwords["installer"])
+        page = new_page(browser)
+        log_in(page, boot, passwords["installer"])
         version = str(built_image.info["version"])
         expect(page.locator("main")).to_contain_text(version)
         assert "slot A marked good" in boot.serial()
@@ -170,7 +163,8 @@ def test_a_saved_setting_survives_a_reboot_and_the_root_is_read_only(
         passwords = sticker_from_serial(
             (built_image.out_dir / "serial-first.log").read_text(errors="replace")
         )
-        page = log_in(browser, boot, passwords["installer"])
+        page = new_page(browser)
+        log_in(page, boot, passwords["installer"])
         page.goto(f"{boot.base_url}/installer")
         field = page.locator('[name="electrical.current_limit_a"]')
         new_limit = "13" if field.input_value() != "13" else "14"
@@ -185,7 +179,8 @@ def test_a_saved_setting_survives_a_reboot_and_the_root_is_read_only(
         page.context.close()
     with booted(built_image, "after-reboot") as boot:
         boot.wait_for(READY)
-        page = log_in(browser, boot, passwords["installer"])
+        page = new_page(browser)
+        log_in(page, boot, passwords["installer"])
         page.goto(f"{boot.base_url}/installer")
         expect(page.locator('[name="electrical.current_limit_a"]')).to_have_value(new_limit)
         page.context.close()

@@ -21,6 +21,7 @@ from tests.image.machine import (
     BuiltImage,
     booted,
     build,
+    log_in,
     read_boot_environment,
     sticker_from_serial,
 )
@@ -54,16 +55,6 @@ def page(browser: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
-
-
-def log_in(page: Page, boot: Boot, password: str) -> None:
-    """Log in as the installer; lands on General."""
-    page.goto(f"{boot.base_url}/login")
-    form = page.locator('form[action="/login"]')
-    form.locator('select[name="user"]').select_option("installer")
-    form.locator('input[name="password"]').fill(password)
-    form.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{boot.base_url}/general")
 
 
 def upload_update(page: Page, boot: Boot, update_zip: Path) -> None:
