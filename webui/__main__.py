@@ -19,9 +19,12 @@ from runtime.config.device_secrets import load_device_secrets
 from runtime.config.device_tls import ensure_device_certificate, server_context
 from runtime.config.errors import ProfileInvalid
 from runtime.config.store import ConfigStore
+from runtime.health import UPDATE_DIR
+from runtime.update.slots import SlotSet
 from runtime.version import chargeos_version
 from webui.app import create_app
 from webui.context import WebSettings
+from webui.restarts import running_image
 
 log = logging.getLogger("webui")
 
@@ -56,6 +59,8 @@ async def serve(data_dir: Path, default_profile: Path) -> int:
         version=chargeos_version(),
         uploads_dir=data_dir / "uploads",
         default_profile=default_profile,
+        update_dir=data_dir / UPDATE_DIR,
+        slots=SlotSet.on_device() if running_image() else None,
     )
     webui = profile.webui
     runners = [web.AppRunner(create_app(settings, store), access_log=None)]

@@ -11,6 +11,7 @@ from aiohttp import web
 from jinja2 import Environment
 
 from runtime.config.store import ConfigStore
+from runtime.update.slots import SlotSet
 from webui.sessions import LoginGuard, SessionStore
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -29,6 +30,8 @@ class WebSettings:
     default_profile: Path  # what "reset to default" restores
     clock: Callable[[], float] = field(default=time.monotonic)
     system_root: Path = Path("/")  # where /etc/chargeos/system.json and the slots are
+    update_dir: Path = Path("/data/update")  # the update status (as the health check reads it)
+    slots: SlotSet | None = None  # the A/B slots on an image; None: updates do not install
 
 
 @dataclass

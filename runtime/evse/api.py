@@ -90,7 +90,7 @@ COMMANDS: tuple[CommandRoute[Any], ...] = (
     command("/current-limit", CurrentLimit, _set_current_limit),
     command("/reset", Reset, lambda c, b: c.commands.reset(b.kind)),
     command("/unlock", NoBody, lambda c, b: c.commands.unlock()),
-    command("/updating", Updating, lambda c, b: c.commands.set_updating(b.updating)),
+    command("/updating", Updating, lambda c, b: c.commands.set_updating(b.updating, b.duration_s)),
     command("/faults/clear", NoBody, lambda c, b: c.commands.clear_faults()),
     command("/reload", NoBody, lambda c, b: c.commands.reload()),
 )

@@ -22,6 +22,10 @@ Role = Literal["ocpp", "webui", "monitor"]
 ExportFormat = Literal["json", "csv"]
 MAX_CURRENT_A = 80.0  # IEC 61851-1 Table A.8: the highest current a pilot can signal
 MAX_LIMIT_DURATION_S = 7 * 24 * 3600
+# An update's blue/green blinking ends by itself unless renewed: the updater renews it every
+# 10 s, so a crashed updater never leaves the charger blinking for more than this.
+UPDATING_LIFETIME_S = 30.0
+MAX_UPDATING_LIFETIME_S = 300.0
 
 
 class Body(BaseModel):
@@ -103,9 +107,13 @@ class Reset(Body):
 
 
 class Updating(Body):
-    """A firmware update starts or ends (the LED blinks blue/green meanwhile)."""
+    """A firmware update runs for `duration_s` more (renewed while it runs) or has ended; the LED
+    blinks blue/green meanwhile."""
 
     updating: bool
+    duration_s: float = Field(
+        UPDATING_LIFETIME_S, gt=0, le=MAX_UPDATING_LIFETIME_S, allow_inf_nan=False
+    )
 
 
 class NoBody(Body):

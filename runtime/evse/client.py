@@ -22,6 +22,7 @@ import aiohttp
 from pydantic import BaseModel, ValidationError
 
 from runtime.evse.api_models import (
+    UPDATING_LIFETIME_S,
     AuthorizeResult,
     Availability,
     ClientHello,
@@ -194,9 +195,11 @@ class EvseClient:
         """POST /unlock."""
         return await self._command("/unlock", None)
 
-    async def set_updating(self, updating: bool) -> CommandStatus:
-        """POST /updating."""
-        return await self._command("/updating", Updating(updating=updating))
+    async def set_updating(
+        self, updating: bool, duration_s: float = UPDATING_LIFETIME_S
+    ) -> CommandStatus:
+        """POST /updating: the LED blinks blue/green for `duration_s` (renew it meanwhile)."""
+        return await self._command("/updating", Updating(updating=updating, duration_s=duration_s))
 
     async def clear_faults(self) -> CommandStatus:
         """POST /faults/clear."""

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 from typing import Literal
 
+from runtime.evse.api_models import UPDATING_LIFETIME_S
 from runtime.evse.controller import Controller
 from runtime.evse.states import EvseState
 from runtime.hardware.errors import DeviceError
@@ -84,9 +85,13 @@ class Commands:
         """OCPP UnlockConnector: the Type 2 cable is fixed, there is no lock to open."""
         return "NotSupported"
 
-    async def set_updating(self, updating: bool) -> Answer:
-        """A firmware update runs: the LED blinks blue/green (manual, Admin page)."""
-        self._controller.indicator.updating = updating
+    async def set_updating(self, updating: bool, duration_s: float = UPDATING_LIFETIME_S) -> Answer:
+        """A firmware update runs for `duration_s` more (the LED blinks blue/green), or ended."""
+        indicator = self._controller.indicator
+        if updating:
+            indicator.start_updating(duration_s)
+        else:
+            indicator.stop_updating()
         return "Accepted"
 
     async def clear_faults(self) -> Answer:

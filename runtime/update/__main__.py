@@ -2,6 +2,11 @@
 
 `verify ZIP` prints the verdict (summary, then details indented) and exits 0 only when the zip
 would install on this system, 1 when it is refused and 2 when the system itself is unreadable.
+`install ZIP` verifies and installs into the slot that is not running (progress lines, then the
+result; 0 installed, 1 refused or failed); `activate` makes the next restart try an update
+installed with --no-activate; `status` prints the recorded status in words and as JSON;
+`mark-good` confirms the booted slot as the health check does. Install, activate and mark-good
+refuse, exit 1, on a system not booted from an A/B slot.
 """
 
 from __future__ import annotations
@@ -11,12 +16,19 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from runtime.image.grubenv import GrubEnvError
+from runtime.update.commit import after_boot
+from runtime.update.install import InstallError, activate_installed, install_update
+from runtime.update.report import CHECKING, status_words, step_words
+from runtime.update.slots import SlotError, SlotSet, booted_slot
+from runtime.update.status import read_status
 from runtime.update.system import SystemFileError, running_system, slot_size
 from runtime.update.verify import Verdict, verify_update
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_SYSTEM = 2
+STATE_DIR = Path("/data/update")  # the data partition's update directory (as the health check)
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -30,10 +42,33 @@ def build_parser() -> argparse.ArgumentParser:
     verify = steps.add_parser("verify", help="check an update zip; write nothing")
     verify.add_argument("zip", type=Path, metavar="ZIP", help="the update zip")
     add_system_arguments(verify)
-    verify.add_argument(
-        "--force", action="store_true", help="accept the version that is already running"
-    )
+    add_force(verify)
     verify.set_defaults(command=cmd_verify)
+    install = steps.add_parser("install", help="verify, then install into the other slot")
+    install.add_argument("zip", type=Path, metavar="ZIP", help="the update zip")
+    add_system_arguments(install)
+    add_force(install)
+    install.add_argument(
+        "--no-activate",
+        action="store_true",
+        help="install only; `activate` makes the next restart try it (a charging session runs)",
+    )
+    add_slot_arguments(install)
+    install.set_defaults(command=cmd_install)
+    activate = steps.add_parser("activate", help="let the next restart try the installed update")
+    add_slot_arguments(activate)
+    activate.set_defaults(command=cmd_activate)
+    status = steps.add_parser("status", help="the recorded update status, in words and as JSON")
+    add_state_dir(status)
+    status.set_defaults(command=cmd_status)
+    mark_good = steps.add_parser(
+        "mark-good", help="confirm the booted slot (commit a trial boot, notice a rollback)"
+    )
+    add_slot_arguments(mark_good)
+    mark_good.add_argument(
+        "--grubenv", type=Path, help="GRUB's environment file (default: the device's)"
+    )
+    mark_good.set_defaults(command=cmd_mark_good)
     return parser
 
 
@@ -50,6 +85,59 @@ def add_system_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_force(parser: argparse.ArgumentParser) -> None:
+    """--force: the running version may be installed again."""
+    parser.add_argument(
+        "--force", action="store_true", help="accept the version that is already running"
+    )
+
+
+def add_state_dir(parser: argparse.ArgumentParser) -> None:
+    """--state-dir: where the update status and the install lock are."""
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=STATE_DIR,
+        help=f"the update status directory (default {STATE_DIR})",
+    )
+
+
+def add_slot_arguments(parser: argparse.ArgumentParser) -> None:
+    """--state-dir, and --slots-dir (tests: file-backed slots instead of the device's)."""
+    add_state_dir(parser)
+    parser.add_argument("--slots-dir", type=Path, help=argparse.SUPPRESS)
+
+
+def slot_set(args: argparse.Namespace) -> SlotSet:
+    """The device's slots, or the files rootfs-a, rootfs-b, grubenv, cmdline, mounts of a folder."""
+    folder: Path | None = args.slots_dir
+    if folder is None:
+        slots = SlotSet.on_device()
+    else:
+        slots = SlotSet(
+            devices={"A": folder / "rootfs-a", "B": folder / "rootfs-b"},
+            grubenv=folder / "grubenv",
+            cmdline=folder / "cmdline",
+            mounts=folder / "mounts",
+        )
+    grubenv: Path | None = getattr(args, "grubenv", None)
+    if grubenv is not None:
+        slots = SlotSet(slots.devices, grubenv, slots.cmdline, slots.mounts)
+    return slots
+
+
+def not_booted_from_a_slot(slots: SlotSet, what: str) -> bool:
+    """Say so (and return True) when this system was not booted from an A/B slot."""
+    if booted_slot(slots.cmdline) is not None:
+        return False
+    print(
+        f"update: this system was not booted from an A/B slot (no chargeos.slot= in "
+        f"{slots.cmdline}): {what}",
+        file=sys.stderr,
+    )
+    return True
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """verify ZIP: print the verdict; 0 when the zip would install."""
     size = args.slot_size if args.slot_size is not None else slot_size(args.root)
@@ -61,6 +149,96 @@ def cmd_verify(args: argparse.Namespace) -> int:
     verdict = verify_update(args.zip, system, force=args.force)
     print(verdict_text(verdict))
     return EXIT_OK if verdict.ok else EXIT_REFUSED
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    """install ZIP: progress lines, then what was installed; 0 installed."""
+    slots = slot_set(args)
+    if not_booted_from_a_slot(slots, "there is no other slot to install into"):
+        return EXIT_REFUSED
+    size = args.slot_size if args.slot_size is not None else slot_size(args.root)
+    try:
+        system = running_system(args.root, slot_size_bytes=size)
+    except SystemFileError as error:
+        print(f"update: this system's description is unusable: {error}", file=sys.stderr)
+        return EXIT_SYSTEM
+    activate = not args.no_activate
+    print(f"  0 %  {CHECKING}", flush=True)
+    try:
+        result = install_update(
+            args.zip, system, slots, args.state_dir,
+            force=args.force, activate=activate, progress=ProgressLines(),
+        )  # fmt: skip
+    except (InstallError, OSError, GrubEnvError) as error:
+        print(f"update: not installed: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    if result.activated:
+        print(
+            f"Update {result.version} installed in slot {result.target_slot}: the next restart "
+            "tries it once, and keeps it when the health check passes."
+        )
+    else:
+        print(
+            f"Update {result.version} installed in slot {result.target_slot}, not activated: "
+            "`python -m runtime.update activate` lets the next restart try it."
+        )
+    return EXIT_OK
+
+
+class ProgressLines:
+    """The installer's progress as lines: one per step and per tenth of the way."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str, int] | None = None
+
+    def __call__(self, step: str, fraction: float) -> None:
+        words, percent = step_words(step, fraction), int(fraction * 100)
+        shown = (words, percent // 10)
+        if shown != self._last:
+            print(f"{percent:3d} %  {words}", flush=True)
+            self._last = shown
+
+
+def cmd_activate(args: argparse.Namespace) -> int:
+    """activate: the installed update boots at the next restart (one trial)."""
+    slots = slot_set(args)
+    if not_booted_from_a_slot(slots, "nothing to activate"):
+        return EXIT_REFUSED
+    try:
+        status = activate_installed(slots, args.state_dir)
+    except InstallError as error:
+        print(f"update: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (OSError, GrubEnvError) as error:
+        print(f"update: not activated: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(
+        f"Update {status.version} activated: slot {status.target_slot} is tried at the next "
+        "restart."
+    )
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """status: the recorded status in words, then as JSON."""
+    status = read_status(args.state_dir)
+    print(status_words(status))
+    print(status.model_dump_json(indent=2))
+    return EXIT_OK
+
+
+def cmd_mark_good(args: argparse.Namespace) -> int:
+    """mark-good: what the health check does for a healthy system; prints the outcome."""
+    slots = slot_set(args)
+    if not_booted_from_a_slot(slots, "no slot to mark good"):
+        return EXIT_REFUSED
+    try:
+        outcome = after_boot(slots, args.state_dir, healthy=True)
+    except (OSError, GrubEnvError, SlotError) as error:
+        print(f"update: the booted slot could not be marked good: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(outcome.message)
+    return EXIT_OK
 
 
 def verdict_text(verdict: Verdict) -> str:

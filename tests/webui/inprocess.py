@@ -166,6 +166,7 @@ def open_site(
         uploads_dir=data_dir / "uploads",
         default_profile=SIMULATED,
         clock=clock,
+        update_dir=data_dir / "update",  # no slots: updates verify but do not install
     )
     loop = asyncio.new_event_loop()
     app = create_app(settings, ConfigStore.open(profile))

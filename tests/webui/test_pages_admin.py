@@ -1,7 +1,8 @@
 """Admin page: System Update verdicts in plain words (never a fake success, the upload deleted),
-a signed update verified against the system under `system_root`, the size cap, the free space
-before and while receiving, server-chosen file names, Service Control against a real supervisord,
-the EV login refused Service Control, and System Logs as a valid .tar.gz.
+a signed update verified against the system under `system_root` (installing it: see
+test_pages_update), the size cap, the free space before and while receiving, server-chosen file
+names, Service Control against a real supervisord, the EV login refused Service Control, and
+System Logs as a valid .tar.gz.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from runtime.update.package import write_update_zip
 from tests.runtime.update.fakes import FIELDS, PAYLOAD, write_system_root
 from tests.webui.inprocess import Agent, Site, open_site
 from webui import upload as receiving
-from webui.pages import admin
+from webui.pages import admin, update
 from webui.sessions import COOKIE
 
 MB = 1024 * 1024
@@ -167,12 +168,13 @@ def image_site(site: Site, tmp_path: Path) -> tuple[Site, bytes]:
 def test_a_signed_update_is_verified_and_not_pretended_installed(
     image_site: tuple[Site, bytes],
 ) -> None:
+    """No slots (not a running image): the update is verified, said so, and nothing installs."""
     site, content = image_site
-    answer = upload(site.logged_in("ev"), content)
+    answer = upload(site.logged_in("installer"), content)
     verdict = Verdict.model_validate(answer.json())
     assert answer.status == 200 and verdict.ok is False
     assert "chargeos,qemu-x86_64 is signed by key" in verdict.summary
-    assert verdict.summary.endswith(f"but {admin.NOT_INSTALLING}.")
+    assert verdict.summary.endswith(f" and {update.ONLY_ON_AN_IMAGE}.")
     assert "version 0.3.0 (running 0.2.0, version floor 0.1.0)" in verdict.details
     assert verdict.details[-1].startswith("Nothing was installed")
     assert leftovers(site) == []
@@ -267,7 +269,7 @@ def test_the_browsers_file_name_never_becomes_a_path(
         seen.append(path)
         return verify_update(path, system)
 
-    monkeypatch.setattr(admin, "verify_update", recording)
+    monkeypatch.setattr(update, "verify_update", recording)
     escape = str(tmp_path / "escaped.zip") if filename == "/tmp/x.zip" else filename
     verdict = upload(site.logged_in("installer"), update_zip(), filename=escape).json()
     assert verdict["ok"] is False and "not a ChargeOS update" in verdict["summary"]

@@ -59,6 +59,7 @@ def charger(tmp_path: Path) -> Charger:
         version="test",
         uploads_dir=tmp_path / "uploads",
         default_profile=SIMULATED,
+        update_dir=data / "update",
     )
     return Charger(settings, profile, passwords, provisioned.secrets.charger_identity)
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from webui.pages import admin, csms, general, installer, load, monitor, network, transactions
+from webui.pages import (
+    admin,
+    csms,
+    general,
+    installer,
+    load,
+    monitor,
+    network,
+    transactions,
+    update,
+)
 
 ROUTES = (
     *general.ROUTES,
@@ -13,4 +23,5 @@ ROUTES = (
     *transactions.ROUTES,
     *monitor.ROUTES,
     *admin.ROUTES,
+    *update.ROUTES,
 )

@@ -1,11 +1,9 @@
 """Admin: System Update and System Logs (both logins), Service Control (installer only).
 
-System Update receives the zip (webui.upload: streamed, size cap, free space, a name the server
-chooses), verifies it against the running system (/etc/chargeos under `system_root`, the slot
-size when there are slots) and deletes it after the verdict; installing comes with the installer.
-Service Control drives supervisord; "restart OS" restarts every ChargeOS program in development
-and reboots only a running image. System Logs is a .tar.gz of the log directory, built in a
-thread into a temporary file and deleted after.
+System Update's routes are in webui.pages.update; this page shows its form, the install's
+progress and the recorded update status. Service Control drives supervisord; "restart OS"
+restarts every ChargeOS program in development and reboots only a running image. System Logs
+is a .tar.gz of the log directory, built in a thread into a temporary file and deleted after.
 """
 
 from __future__ import annotations
@@ -15,36 +13,32 @@ import datetime as dt
 import logging
 import os
 import subprocess
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from aiohttp import hdrs, web
+from aiohttp import web
 
 from runtime.config.device_secrets import DeviceSecretsError, load_device_secrets
 from runtime.programs import PROGRAMS
 from runtime.supervisor import Action, Supervisor, SupervisorUnavailable
-from runtime.update import Verdict, running_system, verify_update
-from runtime.update.system import SystemFileError, slot_size
+from runtime.update import Verdict
 from webui.context import STATE_KEY, WebState
 from webui.log_archive import build_log_archive
 from webui.pages.common import NOT_AVAILABLE, evse_status
 from webui.pages.monitor import DOWNLOADED, log_lines
 from webui.pages.transactions import download_response
 from webui.rendering import render
+from webui.restarts import reboot, running_image
 from webui.roles import Role
 from webui.security import current_session, require_role
-from webui.upload import CHUNK_BYTES, MB, UploadRefused, received_upload
+from webui.updater import UPDATER_KEY
+from webui.upload import CHUNK_BYTES
 
 log = logging.getLogger(__name__)
 
-NOT_INSTALLING = "this version of ChargeOS verifies updates without installing them yet"
 WEBAPP = "webapp"
 RESTART_DELAY_S = 1.0  # the answer reaches the browser before the web app goes
-IMAGE_MARKER = Path("/etc/chargeos-image")  # written into a built image's root filesystem
-IMAGE_ENV = "CHARGEOS_IMAGE"
-REBOOT_COMMAND = ("systemctl", "reboot")
 CHARGEOS_PROGRAMS = frozenset(program.name for program in PROGRAMS)
 _LATER: set[asyncio.Task[None]] = set()  # delayed restarts, kept referenced until done
 
@@ -76,11 +70,6 @@ COMPONENTS: tuple[Component, ...] = (
 BY_KEY = {component.key: component for component in COMPONENTS}
 
 
-def running_image(marker: Path = IMAGE_MARKER, environ: Mapping[str, str] = os.environ) -> bool:
-    """True on a built ChargeOS image (reboot allowed), False in development."""
-    return environ.get(IMAGE_ENV) == "1" or marker.exists()
-
-
 # ----- page ---------------------------------------------------------------------------------
 async def admin(request: web.Request) -> web.Response:
     """GET /admin."""
@@ -93,11 +82,13 @@ async def admin_page(
     *,
     status: int = 200,
     verdict: Verdict | None = None,
+    update_error: str | None = None,
     service_result: list[str] | None = None,
 ) -> web.Response:
     """The Admin page, with an update verdict or a service control result when there is one."""
     state = request.app[STATE_KEY]
     installer = current_session(request).role is Role.INSTALLER
+    update = await request.app[UPDATER_KEY].snapshot()
     rows, others = await _component_rows(request, state) if installer else ([], [])
     reachable = any(row["available"] and row["component"].program for row in rows)
     return render(
@@ -107,6 +98,8 @@ async def admin_page(
         installer=installer,
         limit_mb=state.store.profile.webui.upload_limit_mb,
         verdict=verdict,
+        update=update,
+        update_error=update_error,
         service_result=service_result,
         components=rows,
         others=others,
@@ -183,7 +176,7 @@ def _action(text: str) -> Action:
 
 async def _restart_os(supervisor: Supervisor) -> list[str]:
     if running_image():
-        _later(_reboot)
+        _later(reboot)
         return ["The charger restarts now. Log in again in about a minute."]
     lines = await supervisor.restart_all(keep=(WEBAPP,))
     return [*lines, *await _restart_webapp(supervisor)]
@@ -194,11 +187,6 @@ async def _restart_webapp(supervisor: Supervisor) -> list[str]:
         return [f"{WEBAPP} is not available on this charger"]
     _later(lambda: supervisor.signal(WEBAPP, "TERM"))  # autorestart starts it again
     return ["The web app restarts in a few seconds: reload this page then and log in again."]
-
-
-async def _reboot() -> str:
-    result = await asyncio.to_thread(subprocess.run, REBOOT_COMMAND, check=False, timeout=60)
-    return f"reboot requested (exit status {result.returncode})"
 
 
 def _later(action: Callable[[], Awaitable[str]]) -> None:
@@ -212,51 +200,6 @@ def _later(action: Callable[[], Awaitable[str]]) -> None:
     task = asyncio.get_running_loop().create_task(run())
     _LATER.add(task)
     task.add_done_callback(_LATER.discard)
-
-
-# ----- system update ------------------------------------------------------------------------
-async def install_update(request: web.Request) -> web.Response:
-    """POST /admin/update: receive the update zip, verify it, delete it, show the verdict."""
-    session = require_role(request, Role.INSTALLER, Role.EV)
-    state = request.app[STATE_KEY]
-    limit = state.store.profile.webui.upload_limit_mb * MB
-    try:
-        async with received_upload(request, state.settings.uploads_dir, limit) as (path, size):
-            verdict = await asyncio.to_thread(verify_upload, path, state.settings.system_root)
-        verdict, status = _not_installed(verdict, size), 200
-    except UploadRefused as refused:
-        verdict, status = refused.verdict, refused.status
-    log.info("update upload by %s: %s (%s)", session.role, verdict.summary, status)
-    if "application/json" in request.headers.get(hdrs.ACCEPT, ""):
-        return web.json_response(verdict.model_dump(mode="json"), status=status)
-    return await admin_page(request, status=status, verdict=verdict)
-
-
-def verify_upload(path: Path, root: Path) -> Verdict:
-    """The verify step against the system at `root` (its slot size when it has slots)."""
-    try:
-        system = running_system(root, slot_size_bytes=slot_size(root))
-    except SystemFileError as error:
-        log.error("update verify impossible: %s", error)
-        return Verdict(
-            ok=False,
-            summary="This charger cannot check updates: its system description is damaged.",
-            details=[str(error)],
-        )
-    return verify_update(path, system)
-
-
-def _not_installed(verdict: Verdict, size: int) -> Verdict:
-    """This version verifies only: a good update is said to be good, and not installed."""
-    deleted = f"Nothing was installed; the uploaded file ({size / MB:.1f} MB) was deleted."
-    if not verdict.ok:
-        return verdict.model_copy(update={"details": [*verdict.details, deleted]})
-    return Verdict(
-        ok=False,
-        summary=f"{verdict.summary}, but {NOT_INSTALLING}.",
-        details=[*verdict.details, deleted],
-        manifest=verdict.manifest,
-    )
 
 
 # ----- system logs --------------------------------------------------------------------------
@@ -304,7 +247,6 @@ async def system_logs(request: web.Request) -> web.StreamResponse:
 
 ROUTES = (
     ("GET", "/admin", admin),
-    ("POST", "/admin/update", install_update),
     ("POST", "/admin/service", service),
     ("GET", "/admin/logs.tar.gz", system_logs),
 )

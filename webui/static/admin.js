@@ -1,6 +1,10 @@
-// Admin page: the update upload with a live progress bar, and a confirmation before a restart.
+// Admin page: the update upload with a live progress bar, the install's progress polled from
+// /admin/install/progress, and a confirmation before a restart.
 // No inline script (CSP script-src 'self'); the CSRF token travels as the X-CSRF-Token header.
 "use strict";
+
+const INSTALL_POLL_MS = 1000;
+const INSTALL_POLL_RETRIES = 10;  // the charger may be busy writing: a few slow answers are fine
 
 function pageCsrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
@@ -34,7 +38,62 @@ function showVerdict(box, verdict) {
   box.hidden = false;
 }
 
-function startUpdateForm() {
+function startInstallProgress() {
+  const box = document.querySelector("[data-install]");
+  if (!box || !box.dataset.progressUrl) return null;
+  const progressBox = box.querySelector("[data-install-progress]");
+  const bar = progressBox.querySelector("progress");
+  const step = box.querySelector("[data-install-step]");
+  const message = box.querySelector("[data-install-message]");
+  const restart = box.querySelector("[data-install-restart]");
+  let timer = null;
+  let failures = 0;
+
+  const show = (progress) => {
+    const installing = progress.phase === "installing";
+    box.dataset.phase = progress.phase;
+    progressBox.hidden = !installing;
+    bar.value = progress.percent;
+    step.textContent = progress.step;
+    message.textContent = progress.message;
+    message.hidden = !progress.message;
+    message.classList.toggle("error", progress.phase === "failed");
+    if (restart) {
+      restart.querySelector("button").textContent = progress.restart_label;
+      restart.hidden = !progress.restart_now;
+    }
+    return installing;
+  };
+  const poll = async () => {
+    try {
+      const response = await fetch(box.dataset.progressUrl, {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+      if (!response.ok) throw new Error(`the charger answered ${response.status}`);
+      failures = 0;
+      if (show(await response.json())) timer = setTimeout(poll, INSTALL_POLL_MS);
+    } catch (error) {
+      failures += 1;
+      if (failures < INSTALL_POLL_RETRIES) {
+        timer = setTimeout(poll, 2 * INSTALL_POLL_MS);
+        return;
+      }
+      message.textContent = "The charger does not answer: reload this page in a minute.";
+      message.hidden = false;
+    }
+  };
+  const follow = () => {
+    clearTimeout(timer);
+    failures = 0;
+    poll();
+  };
+  if (box.dataset.phase === "installing") follow();
+  return follow;
+}
+
+function startUpdateForm(followInstall) {
   const form = document.querySelector("form[data-update-form]");
   if (!form) return;
   const input = form.querySelector('input[type="file"]');
@@ -89,6 +148,7 @@ function startUpdateForm() {
         verdict = { ok: false, summary: `The charger answered ${xhr.status}: ${xhr.responseText.slice(0, 200)}` };
       }
       showVerdict(verdictBox, verdict);
+      if (verdict.ok && followInstall) followInstall();  // a good update from the installer installs now
     };
     xhr.onerror = () => {
       finish();
@@ -114,6 +174,6 @@ function confirmRestarts() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  startUpdateForm();
+  startUpdateForm(startInstallProgress());
   confirmRestarts();
 });

@@ -85,6 +85,10 @@ def test_remote_commands_answer_as_ocpp_expects(tmp_path: Path) -> None:
             assert await client.set_updating(True) == "Accepted"
             assert (await client.status()).updating is True
             assert await client.set_updating(False) == "Accepted"
+            assert (await client.status()).updating is False
+            assert await client.set_updating(True, duration_s=10) == "Accepted"
+            evse.clock.advance(11)  # not renewed: the indication ran out
+            assert (await client.status()).updating is False
 
     run(scenario())
 

@@ -77,6 +77,43 @@ def test_firmware_update_blinks_blue_and_green(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_update_blinking_ends_by_itself_unless_renewed(tmp_path: Path) -> None:
+    """A crashed updater never leaves the charger blinking: the indication runs out."""
+
+    async def scenario() -> None:
+        async with running_charger(tmp_path) as rig:
+            await rig.until_led(LedColour.GREEN)
+            await commands(rig).set_updating(True, duration_s=1.5)
+            await rig.until_led(LedColour.BLUE, timeout_s=2)
+            await commands(rig).set_updating(True, duration_s=1.5)  # renewed once
+            await rig.until_led(LedColour.GREEN, timeout_s=2)
+            assert rig.controller.indicator.updating
+            await rig.until(lambda: not rig.controller.indicator.updating, timeout_s=2)
+            for _ in range(8):  # steady green again over more than a blink period
+                await asyncio.sleep(0.15)
+                assert rig.led() is LedColour.GREEN
+
+    asyncio.run(scenario())
+
+
+def test_a_fault_during_an_update_shows_steady_red(tmp_path: Path) -> None:
+    """Safety first: the update's blinking never hides a fault."""
+
+    async def scenario() -> None:
+        async with running_charger(tmp_path) as rig:
+            await rig.until_led(LedColour.GREEN)
+            await commands(rig).set_updating(True)
+            await rig.until_led(LedColour.BLUE, timeout_s=2)
+            rig.station.board.inject_rcm_fault()
+            await rig.until_led(LedColour.RED)
+            for _ in range(8):
+                await asyncio.sleep(0.15)
+                assert rig.led() is LedColour.RED
+            assert rig.controller.indicator.updating  # still updating, shown as the fault
+
+    asyncio.run(scenario())
+
+
 def test_remote_start_and_stop_work_like_a_card(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_charger(tmp_path) as rig:

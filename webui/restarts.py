@@ -1,0 +1,42 @@
+"""Restarting the charger from the web app: only a built ChargeOS image reboots its machine.
+
+In development (`make run`) "restart OS" restarts the ChargeOS programs instead, and an update
+never installs, so nothing here reboots a developer's computer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+IMAGE_MARKER = Path("/etc/chargeos-image")  # written into a built image's root filesystem
+IMAGE_ENV = "CHARGEOS_IMAGE"
+REBOOT_COMMAND = ("systemctl", "reboot")
+
+
+def running_image(marker: Path = IMAGE_MARKER, environ: Mapping[str, str] = os.environ) -> bool:
+    """True on a built ChargeOS image (reboot allowed), False in development."""
+    return environ.get(IMAGE_ENV) == "1" or marker.exists()
+
+
+async def reboot() -> str:
+    """Reboot this machine (the caller checked running_image()); what happened, in words."""
+    result = await asyncio.to_thread(subprocess.run, REBOOT_COMMAND, check=False, timeout=60)
+    return f"reboot requested (exit status {result.returncode})"
+
+
+async def reboot_image() -> str:
+    """Reboot on an image; in development say why nothing happened."""
+    if not running_image():
+        return "not a ChargeOS image: no reboot"
+    try:
+        return await reboot()
+    except (OSError, subprocess.SubprocessError) as error:
+        log.error("reboot failed: %s", error)
+        return f"reboot failed: {error}"
