@@ -99,6 +99,7 @@ def install_update(
             if written != payload.sha256:
                 raise InstallError("The update changed while it was written; nothing activated.")
             _pause(pause_after, "write")
+            report("read-back", 0.87)
             if _read_back(slots.devices[target], payload.size) != payload.sha256:
                 raise InstallError(
                     f"Slot {target} does not read back what was written: the storage may be "
@@ -108,7 +109,7 @@ def install_update(
             write_status(state_dir, base.model_copy(update={"state": "failed",
                                                             "message": str(error)}))  # fmt: skip
             raise InstallError(str(error)) from None
-        report("read-back", 0.97)
+        report("read-back", 0.97)  # read back and verified
         _pause(pause_after, "read-back")
         installed = write_status(
             state_dir,

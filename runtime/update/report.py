@@ -13,7 +13,6 @@ CHECKING = "Checking"
 WRITING = "Writing the new system"
 READING_BACK = "Checking what was written"
 DONE = "Done"
-WRITE_END = 0.87  # runtime.update.install: writing reports 0.02..0.87, then reads the slot back
 
 
 def step_words(step: str | None, fraction: float) -> str:
@@ -22,7 +21,7 @@ def step_words(step: str | None, fraction: float) -> str:
         return CHECKING
     if step == "done":
         return DONE
-    if step == "read-back" or (step == "write" and fraction >= WRITE_END):
+    if step == "read-back":
         return READING_BACK
     return WRITING
 

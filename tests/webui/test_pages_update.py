@@ -120,7 +120,7 @@ class Gates:
 @pytest.fixture
 def gates(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gates]:
     """The updater's install, stopping before it starts and after each progress report."""
-    made = Gates("start", "mark-bad", "write", "done")
+    made = Gates("start", "mark-bad", "write", "read-back", "done")
 
     def gated(*args: Any, progress: Callable[[str, float], None], **kwargs: Any) -> Any:
         made.at("start")
@@ -177,7 +177,7 @@ def test_the_progress_endpoint_reports_each_step_while_the_led_blinks(
     with evse_running(charger.site) as evse:
         assert upload(installer, charger.update_zip).json()["ok"] is True
         seen = []
-        for point in ("start", "mark-bad", "write", "done"):
+        for point in ("start", "mark-bad", "write", "read-back", "done"):
             reached(charger, gates, point)
             progress = charger.progress(installer)
             assert progress["phase"] == "installing" and progress["version"] == "0.3.0"
@@ -191,6 +191,7 @@ def test_the_progress_endpoint_reports_each_step_while_the_led_blinks(
         assert seen == [
             ("Checking", 0),
             ("Writing the new system", 2),
+            ("Writing the new system", 87),
             ("Checking what was written", 87),
             ("Done", 100),
         ]
