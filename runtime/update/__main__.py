@@ -22,7 +22,7 @@ from runtime.update.install import InstallError, activate_installed, install_upd
 from runtime.update.report import CHECKING, status_words, step_words
 from runtime.update.slots import SlotError, SlotSet, booted_slot
 from runtime.update.status import read_status
-from runtime.update.system import SystemFileError, running_system, slot_size
+from runtime.update.system import RunningSystem, SystemFileError, running_system, slot_size
 from runtime.update.verify import Verdict, verify_update
 
 EXIT_OK = 0
@@ -138,13 +138,20 @@ def not_booted_from_a_slot(slots: SlotSet, what: str) -> bool:
     return True
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
-    """verify ZIP: print the verdict; 0 when the zip would install."""
+def this_system(args: argparse.Namespace) -> RunningSystem | None:
+    """The system an update is checked against (--root, --slot-size); None after saying why."""
     size = args.slot_size if args.slot_size is not None else slot_size(args.root)
     try:
-        system = running_system(args.root, slot_size_bytes=size)
+        return running_system(args.root, slot_size_bytes=size)
     except SystemFileError as error:
         print(f"update: this system's description is unusable: {error}", file=sys.stderr)
+        return None
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """verify ZIP: print the verdict; 0 when the zip would install."""
+    system = this_system(args)
+    if system is None:
         return EXIT_SYSTEM
     verdict = verify_update(args.zip, system, force=args.force)
     print(verdict_text(verdict))
@@ -156,11 +163,8 @@ def cmd_install(args: argparse.Namespace) -> int:
     slots = slot_set(args)
     if not_booted_from_a_slot(slots, "there is no other slot to install into"):
         return EXIT_REFUSED
-    size = args.slot_size if args.slot_size is not None else slot_size(args.root)
-    try:
-        system = running_system(args.root, slot_size_bytes=size)
-    except SystemFileError as error:
-        print(f"update: this system's description is unusable: {error}", file=sys.stderr)
+    system = this_system(args)
+    if system is None:
         return EXIT_SYSTEM
     activate = not args.no_activate
     print(f"  0 %  {CHECKING}", flush=True)
