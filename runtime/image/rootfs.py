@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -137,8 +138,15 @@ def make_wheels(ctx: BuildContext) -> None:
         shutil.copytree(
             ctx.repo / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ctx.repo / name, source / name)
+    shutil.copy2(ctx.repo / "README.md", source / "README.md")
+    # The package carries the system's version (build.py image --version), not pyproject's.
+    pyproject = (ctx.repo / "pyproject.toml").read_text(encoding="utf-8")
+    pyproject, count = re.subn(
+        r'^version = ".*"$', f'version = "{ctx.version}"', pyproject, count=1, flags=re.MULTILINE
+    )
+    if count != 1:
+        raise BuildError("pyproject.toml has no `version = ...` line in [project]")
+    (source / "pyproject.toml").write_text(pyproject, encoding="utf-8")
     ctx.run(
         [
             sys.executable,
