@@ -16,12 +16,19 @@ SYSTEM_FILE = Path("/etc/chargeos/system.json")
 @cache
 def chargeos_version() -> str:
     """The system version shown on the General page and sent to the backoffice."""
-    try:
-        return str(json.loads(SYSTEM_FILE.read_text(encoding="utf-8"))["version"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # not a ChargeOS image
+    image_version = _image_version()
+    if image_version is not None:
+        return image_version
     try:
         return metadata.version("chargeos")
     except metadata.PackageNotFoundError:
         with PYPROJECT.open("rb") as file:
             return str(tomllib.load(file)["project"]["version"])
+
+
+def _image_version() -> str | None:
+    """The version in the image's system.json; None when this is not a ChargeOS image."""
+    try:
+        return str(json.loads(SYSTEM_FILE.read_text(encoding="utf-8"))["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
