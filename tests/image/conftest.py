@@ -1,12 +1,11 @@
 """Fixtures of the image tests: one image built from a clean cache per session (the slow part,
-so these tests run last), and Debian's Chromium for the configurator inside the guest."""
+so these tests run last); Debian's Chromium comes from tests/conftest.py."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.image.machine import BuiltImage, build, make_keys
-from tests.webui.conftest import browser  # noqa: F401  (the same session-wide Chromium)
 
 
 @pytest.fixture(scope="session")
