@@ -41,7 +41,9 @@ def make_squashfs(ctx: BuildContext) -> None:
             "-Xbcj",
             bcj,
             "-b",
-            "1M",
+            # 128 KiB blocks: every .pyc read decompresses a whole block; 1 MiB blocks made the
+            # first boot 79 s instead of 68 s under TCG for 9 % less payload.
+            "128K",
             "-no-exports",
             "-no-xattrs",
         ]

@@ -43,7 +43,7 @@ def broken_release(built: BuiltImage, good_squashfs: Path, version: str, work: P
     system.write_text(json.dumps({**json.loads(system.read_text()), "version": version}))
     squashfs = work / "broken.squashfs"
     squashfs.unlink(missing_ok=True)
-    subprocess.run(["mksquashfs", str(root), str(squashfs), "-comp", "gzip", "-b", "1M",
+    subprocess.run(["mksquashfs", str(root), str(squashfs), "-comp", "gzip", "-b", "128K",
                     "-no-progress", "-quiet", "-no-xattrs"], check=True)  # fmt: skip
     shutil.rmtree(root)
     return signed(built, squashfs, version, work / f"broken-{version}-update.zip")

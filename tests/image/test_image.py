@@ -158,7 +158,7 @@ def test_a_saved_setting_survives_a_reboot_and_the_root_is_read_only(
 ) -> None:
     with booted(built_image, "change") as boot:
         serial = boot.wait_for(READY)
-        assert "device secrets already provisioned" in serial  # the data partition was kept
+        assert "ChargeOS first boot" not in serial  # the data partition was kept: nothing made
         assert "health: root read-only: ok" in serial
         passwords = sticker_from_serial(
             (built_image.out_dir / "serial-first.log").read_text(errors="replace")

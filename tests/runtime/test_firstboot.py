@@ -120,3 +120,35 @@ def test_a_missing_factory_profile_is_named(
 ) -> None:
     assert first_boot(tmp_path / "data", tmp_path / "nowhere.yaml") == 1
     assert "nowhere.yaml" in capsys.readouterr().err
+
+
+PROVISION_UNIT = REPO / "image/overlays/common/etc/systemd/system/chargeos-provision.service"
+
+
+def provision_conditions() -> list[tuple[str, str]]:
+    """The image unit's triggering conditions: (kind, path under /data) it runs for when missing."""
+    conditions = []
+    for line in PROVISION_UNIT.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.startswith("ConditionPath"):
+            assert value.startswith("|!/data/"), line  # run when any one is missing
+            conditions.append((key, value.removeprefix("|!/data/")))
+    return conditions
+
+
+def test_the_image_provisions_only_when_something_first_boot_makes_is_missing(
+    tmp_path: Path,
+) -> None:
+    # A later boot skips the unit when every path exists: each must be one first boot makes,
+    # and taking any one away must make the unit run and first boot make it again.
+    conditions = provision_conditions()
+    assert {path for _, path in conditions} >= {"profile.yaml", "secrets/device.json"}
+    firstboot.prepare_device(tmp_path, FACTORY)
+    for kind, path in conditions:
+        made = tmp_path / path
+        assert made.is_dir() if kind == "ConditionPathIsDirectory" else made.is_file(), path
+    for kind, path in conditions:
+        missing = tmp_path / path
+        (missing.rmdir if kind == "ConditionPathIsDirectory" else missing.unlink)()
+        firstboot.prepare_device(tmp_path, FACTORY)
+        assert missing.exists(), path
