@@ -143,6 +143,8 @@ def test_the_image_provisions_only_when_something_first_boot_makes_is_missing(
     # and taking any one away must make the unit run and first boot make it again.
     conditions = provision_conditions()
     assert {path for _, path in conditions} >= {"profile.yaml", "secrets/device.json"}
+    directories = {path for kind, path in conditions if kind == "ConditionPathIsDirectory"}
+    assert directories == set(firstboot.SUBDIRECTORIES)  # one list in step with the other
     firstboot.prepare_device(tmp_path, FACTORY)
     for kind, path in conditions:
         made = tmp_path / path
