@@ -74,8 +74,11 @@ class QemuMachine:
             "none",
             "-monitor",
             "none",
+            # Appending: a power cycle (a new qemu) continues the same console log.
+            "-chardev",
+            f"file,id=console,path={str(self.serial_log).replace(',', ',,')},append=on",
             "-serial",
-            f"file:{self.serial_log}",
+            "chardev:console",
         ]
         if self.reboot_ends_qemu:
             command.append("-no-reboot")
@@ -91,9 +94,30 @@ def prepare(machine: QemuMachine) -> None:
 
 
 def start(machine: QemuMachine) -> subprocess.Popen[bytes]:
-    """Start qemu in the background (the caller stops it)."""
+    """Start qemu in the background with an empty serial log (the caller stops it)."""
     prepare(machine)
+    return power_on(machine)
+
+
+def power_on(machine: QemuMachine) -> subprocess.Popen[bytes]:
+    """Start qemu on the machine as it is: its disk, firmware variables and serial log kept."""
     return subprocess.Popen(machine.command(), stdin=subprocess.DEVNULL)
+
+
+GRUB_HANDOVER = "ChargeOS: booting slot"  # GRUB's last line before the kernel
+USERSPACE_STARTED = "Run /init as init process"  # the kernel's line when it starts the initramfs
+
+
+class EarlyBootStall(TimeoutError):
+    """The guest went silent between GRUB handing over and the kernel starting its initramfs:
+    an emulator or firmware hang that a board's hardware watchdog would reset."""
+
+
+def stalled_before_userspace(log: str, silent_s: float, limit_s: float) -> bool:
+    """Whether the last boot in `log` has been silent for `limit_s` after GRUB's hand-over and
+    before the kernel ran /init (the kernel prints steadily there unless it hangs)."""
+    handover = log.rfind(GRUB_HANDOVER)
+    return handover >= 0 and USERSPACE_STARTED not in log[handover:] and silent_s >= limit_s
 
 
 def wait_for_serial(
@@ -103,9 +127,16 @@ def wait_for_serial(
     timeout_s: float,
     *,
     after: int = 0,
+    early_stall_s: float | None = None,
 ) -> str:
-    """Wait until `text` appears in the serial log (after byte `after`); return the log so far."""
-    deadline = time.monotonic() + timeout_s
+    """Wait until `text` appears in the serial log (after byte `after`); return the log so far.
+
+    With `early_stall_s`, raise `EarlyBootStall` as soon as a boot has been silent that long
+    between GRUB and the kernel's /init (needs a kernel command line without `quiet`).
+    """
+    started = time.monotonic()
+    deadline = started + timeout_s
+    last_change, last_length = started, -1
     while time.monotonic() < deadline:
         log = machine.serial_log.read_text(encoding="utf-8", errors="replace")
         if text in log[after:]:
@@ -114,9 +145,21 @@ def wait_for_serial(
             raise RuntimeError(
                 f"qemu ended (exit {process.returncode}) before {text!r}:\n{log[-3000:]}"
             )
+        if len(log) != last_length:
+            last_change, last_length = time.monotonic(), len(log)
+        silent_s = time.monotonic() - last_change
+        if early_stall_s is not None and stalled_before_userspace(log, silent_s, early_stall_s):
+            raise EarlyBootStall(
+                f"the guest has been silent for {silent_s:.0f} s after GRUB handed over and "
+                f"before the kernel started /init:\n{log[-3000:]}"
+            )
         time.sleep(0.5)
     log = machine.serial_log.read_text(encoding="utf-8", errors="replace")
-    raise TimeoutError(f"no {text!r} on the serial console after {timeout_s:.0f} s:\n{log[-3000:]}")
+    silent_s = time.monotonic() - last_change
+    raise TimeoutError(
+        f"no {text!r} on the serial console after {timeout_s:.0f} s; the console has been "
+        f"silent for the last {silent_s:.0f} s:\n{log[-3000:]}"
+    )
 
 
 def stop(process: subprocess.Popen[bytes], timeout_s: float = 10) -> None:

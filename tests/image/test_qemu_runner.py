@@ -1,0 +1,80 @@
+"""The qemu runner the image tests and `build.py run` share: its console log survives a power
+cycle, and a guest that hangs between GRUB and the kernel's /init is told apart from a slow one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime.image import qemu
+
+HANDOVER = "ChargeOS: booting slot A (rootfs-a), try 1\n"
+KERNEL = "[    0.000000] Linux version 6.1.0-50-amd64\n"
+INIT = "[    5.335568] Run /init as init process\n"
+
+
+@pytest.mark.parametrize(
+    ("log", "silent_s", "stalled"),
+    [
+        (HANDOVER, 130, True),
+        (HANDOVER + KERNEL, 130, True),
+        (HANDOVER + KERNEL, 60, False),  # not silent long enough
+        (HANDOVER + KERNEL + INIT, 600, False),  # past /init: slow userspace is not a stall
+        ("BdsDxe: loading Boot0002\n", 600, False),  # GRUB has not handed over yet
+        (HANDOVER + KERNEL + INIT + HANDOVER, 130, True),  # the last boot of a reboot counts
+    ],
+)
+def test_a_stall_is_silence_between_grub_and_init(log: str, silent_s: float, stalled: bool) -> None:
+    assert qemu.stalled_before_userspace(log, silent_s, 120) is stalled
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A process standing in for qemu: alive until the test ends."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yield process
+    finally:
+        qemu.stop(process)
+
+
+def test_waiting_gives_up_early_on_a_silent_guest_and_says_where(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
+    machine = qemu.QemuMachine(image=tmp_path / "disk.img", serial_log=tmp_path / "serial.log")
+    machine.serial_log.write_text(HANDOVER + KERNEL)
+    with pytest.raises(qemu.EarlyBootStall, match="before the kernel started /init"):
+        qemu.wait_for_serial(machine, sleeper, "login:", timeout_s=30, early_stall_s=1)
+
+
+def test_a_silent_guest_past_init_is_waited_for_until_the_timeout(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
+    machine = qemu.QemuMachine(image=tmp_path / "disk.img", serial_log=tmp_path / "serial.log")
+    machine.serial_log.write_text(HANDOVER + KERNEL + INIT)
+    with pytest.raises(TimeoutError, match="silent for the last") as raised:
+        qemu.wait_for_serial(machine, sleeper, "login:", timeout_s=2, early_stall_s=1)
+    assert not isinstance(raised.value, qemu.EarlyBootStall)
+
+
+def test_a_power_cycle_continues_the_console_log(tmp_path: Path) -> None:
+    disk = tmp_path / "empty.img"
+    disk.write_bytes(bytes(1 << 20))
+    machine = qemu.QemuMachine(image=disk, serial_log=tmp_path / "serial, with comma.log")
+    firmware_line = "BdsDxe:"  # OVMF looks for something to boot on the serial console
+    process = qemu.start(machine)
+    try:
+        first = qemu.wait_for_serial(machine, process, firmware_line, timeout_s=120)
+    finally:
+        qemu.stop(process)
+    process = qemu.power_on(machine)
+    try:
+        qemu.wait_for_serial(machine, process, firmware_line, timeout_s=120, after=len(first))
+    finally:
+        qemu.stop(process)
+    assert machine.serial_log.read_text(errors="replace").startswith(first)
