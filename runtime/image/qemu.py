@@ -104,8 +104,19 @@ def power_on(machine: QemuMachine) -> subprocess.Popen[bytes]:
     return subprocess.Popen(machine.command(), stdin=subprocess.DEVNULL)
 
 
+def power_cycle(
+    machine: QemuMachine, process: subprocess.Popen[bytes], reason: str
+) -> subprocess.Popen[bytes]:
+    """Pull the plug and power on again; the console log says so where it happened."""
+    stop(process)
+    with machine.serial_log.open("a", encoding="utf-8") as log:
+        log.write(f"\n{POWER_CYCLED} {reason}]\n")
+    return power_on(machine)
+
+
 GRUB_HANDOVER = "ChargeOS: booting slot"  # GRUB's last line before the kernel
 USERSPACE_STARTED = "Run /init as init process"  # the kernel's line when it starts the initramfs
+POWER_CYCLED = "[power cycle:"  # what power_cycle writes into the console log
 
 
 class EarlyBootStall(TimeoutError):
@@ -117,7 +128,10 @@ def stalled_before_userspace(log: str, silent_s: float, limit_s: float) -> bool:
     """Whether the last boot in `log` has been silent for `limit_s` after GRUB's hand-over and
     before the kernel ran /init (the kernel prints steadily there unless it hangs)."""
     handover = log.rfind(GRUB_HANDOVER)
-    return handover >= 0 and USERSPACE_STARTED not in log[handover:] and silent_s >= limit_s
+    if handover < 0 or silent_s < limit_s:
+        return False
+    since = log[handover:]
+    return USERSPACE_STARTED not in since and POWER_CYCLED not in since
 
 
 def wait_for_serial(

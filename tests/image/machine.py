@@ -97,6 +97,7 @@ class Boot:
     process: subprocess.Popen[bytes]
     https_port: int
     power_cycles: int = 0
+    early_stall_s: float = EARLY_STALL_S
 
     @property
     def base_url(self) -> str:
@@ -118,7 +119,7 @@ class Boot:
             try:
                 return qemu.wait_for_serial(
                     self.machine, self.process, text, timeout_s,
-                    after=after, early_stall_s=EARLY_STALL_S,
+                    after=after, early_stall_s=self.early_stall_s,
                 )  # fmt: skip
             except qemu.EarlyBootStall as stall:
                 if self.power_cycles >= MAX_POWER_CYCLES:
@@ -127,13 +128,10 @@ class Boot:
 
     def power_cycle(self, reason: str) -> None:
         """Pull the plug and start the guest again on the same disk and console log."""
-        qemu.stop(self.process)
         self.power_cycles += 1
-        with self.machine.serial_log.open("a", encoding="utf-8") as log:
-            log.write(f"\n[test harness: power cycle {self.power_cycles}: {reason}]\n")
+        self.process = qemu.power_cycle(self.machine, self.process, reason)
         warnings.warn(f"{self.machine.serial_log.name}: power-cycled the guest: {reason}",
                       stacklevel=3)  # fmt: skip
-        self.process = qemu.power_on(self.machine)
 
     def wait_until_off(self, timeout_s: float = 120) -> int:
         """Wait for qemu to end (a guest reboot ends it: -no-reboot)."""

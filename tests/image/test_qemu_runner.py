@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from runtime.image import qemu
+from tests.image.machine import Boot
 
 HANDOVER = "ChargeOS: booting slot A (rootfs-a), try 1\n"
 KERNEL = "[    0.000000] Linux version 6.1.0-50-amd64\n"
@@ -27,6 +28,7 @@ INIT = "[    5.335568] Run /init as init process\n"
         (HANDOVER + KERNEL + INIT, 600, False),  # past /init: slow userspace is not a stall
         ("BdsDxe: loading Boot0002\n", 600, False),  # GRUB has not handed over yet
         (HANDOVER + KERNEL + INIT + HANDOVER, 130, True),  # the last boot of a reboot counts
+        (HANDOVER + "\n[power cycle: hung]\n", 130, False),  # the firmware starts again
     ],
 )
 def test_a_stall_is_silence_between_grub_and_init(log: str, silent_s: float, stalled: bool) -> None:
@@ -78,3 +80,31 @@ def test_a_power_cycle_continues_the_console_log(tmp_path: Path) -> None:
     finally:
         qemu.stop(process)
     assert machine.serial_log.read_text(errors="replace").startswith(first)
+
+
+def test_a_guest_stalled_before_init_is_power_cycled_once_and_the_wait_goes_on(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
+    disk = tmp_path / "empty.img"
+    disk.write_bytes(bytes(1 << 20))
+    machine = qemu.QemuMachine(image=disk, serial_log=tmp_path / "serial.log")
+    qemu.prepare(machine)
+    machine.serial_log.write_text(HANDOVER + KERNEL)  # and then nothing: the sleeper is silent
+    boot = Boot(machine, sleeper, https_port=0, early_stall_s=1)
+    try:
+        with pytest.warns(UserWarning, match="power-cycled the guest"):
+            log = boot.wait_for("BdsDxe:", timeout_s=120)  # the real qemu after the cycle
+    finally:
+        qemu.stop(boot.process)
+    assert boot.power_cycles == 1
+    assert boot.process is not sleeper and sleeper.poll() is not None
+    assert log.startswith(HANDOVER + KERNEL + "\n[power cycle: the guest has been silent")
+
+
+def test_a_second_stall_fails_the_wait(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+    machine = qemu.QemuMachine(image=tmp_path / "disk.img", serial_log=tmp_path / "serial.log")
+    machine.serial_log.write_text(HANDOVER)
+    boot = Boot(machine, sleeper, https_port=0, power_cycles=1, early_stall_s=1)
+    with pytest.raises(qemu.EarlyBootStall):
+        boot.wait_for("login:", timeout_s=30)
+    assert boot.process is sleeper
