@@ -16,6 +16,9 @@ from pathlib import Path
 
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+GRUB_HANDOVER = "ChargeOS: booting slot"  # GRUB's last line before the kernel
+USERSPACE_STARTED = "Run /init as init process"  # the kernel's line when it starts the initramfs
+POWER_CYCLED = "[power cycle:"  # what power_cycle writes into the console log
 
 
 @dataclass(frozen=True)
@@ -112,11 +115,6 @@ def power_cycle(
     with machine.serial_log.open("a", encoding="utf-8") as log:
         log.write(f"\n{POWER_CYCLED} {reason}]\n")
     return power_on(machine)
-
-
-GRUB_HANDOVER = "ChargeOS: booting slot"  # GRUB's last line before the kernel
-USERSPACE_STARTED = "Run /init as init process"  # the kernel's line when it starts the initramfs
-POWER_CYCLED = "[power cycle:"  # what power_cycle writes into the console log
 
 
 class EarlyBootStall(TimeoutError):
