@@ -1,4 +1,4 @@
-"""Power cuts of the controller: SIGKILL `evse` at 200 random instants across sessions.
+"""Kills of the controller: SIGKILL `evse` at 200 random instants across sessions.
 
 The simulation runs as its own process (like on the charger, where the power board and the
 meter keep their state when the communication board crashes); the evse process is killed and

@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from runtime.config.loader import load_profile
+from runtime.evse.controller import POLL_PERIOD_S
 from runtime.evse.states import EvseState, LedColour
 from runtime.hardware.types import CpState
-from tests.runtime.evse.harness import rig_profile, running_charger
+from tests.runtime.evse.harness import FAST_CAR, SIMULATED, rig_profile, running_charger
+from tests.runtime.evse.virtual_rig import VirtualCharger
 
 OWNER = "FB433810"
 STRANGER = "DEADBEEF"
@@ -156,15 +159,25 @@ def test_plug_and_charge_starts_on_the_default_tag_when_the_cable_goes_in(
 
 
 def test_contactor_opens_within_one_poll_when_the_car_stops_drawing(tmp_path: Path) -> None:
+    """IEC 61851-1 Table A.6 seq. 8.1 on virtual time: counted in polls, not wall-clock ms."""
+
     async def scenario() -> None:
-        async with running_charger(tmp_path) as rig:
-            rig.plug()
-            await rig.until_state(S.CONNECTED)
-            await rig.present_card(OWNER)
-            await rig.until(lambda: rig.station.board.contactor_closed)
-            rig.station.car.status()
-            rig.plug(capacity_kwh=0.0)  # the car declares itself full: C -> B
-            await rig.until(lambda: rig.station.board.status().cp_state is CpState.B, 2)
-            await rig.until(lambda: not rig.station.board.contactor_command, timeout_s=0.3)
+        charger = VirtualCharger(load_profile(SIMULATED).profile, tmp_path / "db.sqlite", FAST_CAR)
+        board = charger.station.board
+        try:
+            charger.station.car.plug_in()
+            await charger.advance_until(lambda: charger.controller.machine.state is S.CONNECTED, 5)
+            await charger.present_card(OWNER)
+            await charger.advance_until(lambda: board.contactor_closed, 5)
+            charger.station.car.become_full()  # the car stops drawing: C -> B
+            await charger.advance_until(lambda: board.status().cp_state is CpState.B, 2)
+            polls_after_b = 0
+            while board.contactor_command and polls_after_b < 10:
+                await charger.advance(POLL_PERIOD_S)
+                polls_after_b += 1
+            assert not board.contactor_command
+            assert polls_after_b <= 1, f"contactor commanded open {polls_after_b} polls after B"
+        finally:
+            charger.close()
 
     asyncio.run(scenario())

@@ -6,9 +6,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from runtime.config.loader import load_profile
 from runtime.evse.commands import Commands
+from runtime.evse.controller import POLL_PERIOD_S
 from runtime.evse.states import EvseState, LedColour
-from tests.runtime.evse.harness import Rig, running_charger
+from tests.runtime.evse.harness import FAST_CAR, SIMULATED, Rig, running_charger
+from tests.runtime.evse.virtual_rig import VirtualCharger
 
 OWNER = "FB433810"
 S = EvseState
@@ -37,13 +40,26 @@ def test_no_power_available_is_light_blue_and_returns_to_blue(tmp_path: Path) ->
 
 
 def test_lower_limit_lowers_the_pwm_at_once(tmp_path: Path) -> None:
+    """On virtual time: the next control step after the limit writes the lower duty."""
+
     async def scenario() -> None:
-        async with running_charger(tmp_path) as rig:
-            await rig.start_charging()
-            assert rig.station.board.duty_command == 533  # 32 A = 53.3 %
-            await commands(rig).set_current_limit(10, None)
-            await rig.until(lambda: rig.station.board.duty_command == 166, timeout_s=0.5)
-            await rig.until(lambda: max(rig.station.car.currents_a) <= 10, timeout_s=2)
+        charger = VirtualCharger(load_profile(SIMULATED).profile, tmp_path / "db.sqlite", FAST_CAR)
+        board, car = charger.station.board, charger.station.car
+        try:
+            car.plug_in()
+            await charger.advance_until(lambda: charger.controller.machine.state is S.CONNECTED, 5)
+            await charger.present_card(OWNER)
+            await charger.advance_until(lambda: board.contactor_closed, 5)
+            assert board.duty_command == 533  # 32 A = 53.3 %
+            assert (
+                await Commands(charger.controller, asyncio.Event()).set_current_limit(10, None)
+                == "Accepted"
+            )
+            await charger.advance(POLL_PERIOD_S)
+            assert board.duty_command == 166  # 10 A = 16.6 %, one poll later
+            await charger.advance_until(lambda: max(car.currents_a) <= 10, 2)
+        finally:
+            charger.close()
 
     asyncio.run(scenario())
 

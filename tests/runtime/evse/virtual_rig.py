@@ -7,6 +7,7 @@ loop's step is called in a fixed schedule instead of sleeping.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ from runtime.sim.station import SimStation
 from schemas import Profile
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+CARD_HOLD_S = 3 * CARD_PERIOD_S  # a few reader polls: the card is seen, then its absence
 
 
 @dataclass
@@ -98,6 +100,24 @@ class VirtualCharger:
                 self._next["card"] = self.time.seconds + CARD_PERIOD_S
                 await self.controller.card_step()
                 await self.controller.tilt_step()
+
+    async def advance_until(self, condition: Callable[[], bool], timeout_s: float) -> None:
+        """Advance poll by poll until `condition` holds; fail after `timeout_s` of virtual time."""
+        for _ in range(round(timeout_s / POLL_PERIOD_S)):
+            if condition():
+                return
+            await self.advance(POLL_PERIOD_S)
+        raise AssertionError(
+            f"condition not met in {timeout_s} s of virtual time: "
+            f"state {self.controller.machine.state.value}, car {self.station.car.status()}"
+        )
+
+    async def present_card(self, uid: str) -> None:
+        """Hold a card up long enough for the reader to see it, then take it away."""
+        self.chips.rfid.present_card(uid)
+        await self.advance(CARD_HOLD_S)
+        self.chips.rfid.remove_card()
+        await self.advance(CARD_HOLD_S)
 
     def after_step(self) -> None:
         """Hook for invariant checks after every control step."""

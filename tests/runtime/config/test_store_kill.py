@@ -1,4 +1,4 @@
-"""Power cuts while saving: after a SIGKILL at any instant the profile is the old or the new one.
+"""Kills while saving: after a SIGKILL at any instant the profile is the old or the new one.
 
 A helper process saves a profile in a loop, alternating one value; the test kills it after a
 random (seeded) delay, fifty times, and checks the file on disk after every kill.
@@ -58,7 +58,7 @@ def start_saving(profile: Path) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
-def test_power_cut_while_saving_leaves_the_old_or_the_new_profile(tmp_path: Path) -> None:
+def test_kill_while_saving_leaves_the_old_or_the_new_profile(tmp_path: Path) -> None:
     profile = tmp_path / "profile.yaml"
     shutil.copyfile(SMALL, profile)
     text_a, text_b = texts_for_both_values(profile)
