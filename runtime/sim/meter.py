@@ -1,6 +1,6 @@
 """Register-level model of an Eastron SDM630 / SDM72D-M kWh meter in the charger's supply.
 
-Serves the driver's own register table (`runtime.drivers.sdm_meter.SDM_REGISTERS`) as
+Serves Eastron's published input registers (`eastron_registers`, not the driver's table) as
 float32 words. Energy integrates the power of the currents it is given (PF 1) in `tick()`,
 so it rises while the car charges and never goes backwards (unless `reset_counters()`).
 """
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from runtime.drivers import sdm_meter
-from runtime.drivers.sdm_meter import SDM_REGISTERS, encode_float32
+from runtime.sim import eastron_registers as eastron
 from runtime.sim.register_device import IllegalAddress, RegisterSpan, check_span
 from schemas.metering import MeterType
 
@@ -22,11 +21,11 @@ NOMINAL_FREQUENCY_HZ = 50.0
 class SimMeter:
     """The simulated kWh meter (a `RegisterDevice`)."""
 
-    holding_span = RegisterSpan(sdm_meter.HR_SERIAL_NUMBER, 2)
+    holding_span = RegisterSpan(eastron.SERIAL_NUMBER_REGISTER, 2)
 
     def __init__(
         self,
-        model: MeterType = sdm_meter.SDM630,
+        model: MeterType = eastron.SDM630,
         *,
         serial_number: int = 21_000_123,
         energy_import_kwh: float = 0.0,
@@ -38,8 +37,7 @@ class SimMeter:
         self.currents_a: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self._import_kwh = energy_import_kwh
         self._export_kwh = 0.0
-        ours = [r for r in SDM_REGISTERS if model in r.models]
-        self._registers = {r.address: r.key for r in ours}
+        self._registers = dict(eastron.INPUT_REGISTERS[model])
         self.input_span = RegisterSpan(0, max(self._registers) + 2)
 
     @property
@@ -92,7 +90,7 @@ class SimMeter:
         check_span(self.input_span, address, count, "input")
         words = [0] * self.input_span.count
         for register, key in self._registers.items():
-            words[register], words[register + 1] = encode_float32(self._value(key))
+            words[register], words[register + 1] = eastron.float_words(self._value(key))
         return words[address : address + count]
 
     def read_holding_registers(self, address: int, count: int) -> list[int]:

@@ -1,7 +1,7 @@
 """Register-level model of our EVSE power board, with the physics the charging logic relies on.
 
-Same register map as the driver (`runtime.drivers.power_board_registers`). Time only moves in
-`tick(dt_s)`: contactor actuation delay, communication watchdog, heartbeat. The car side is
+Registers per docs/power-board-registers.md (`power_board_map`, not the driver's table). Time only
+moves in `tick(dt_s)`: contactor actuation delay, communication watchdog, heartbeat. The car side is
 set by the simulation core through `connect_pilot()`.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from runtime.drivers import power_board_registers as reg
 from runtime.hardware.types import CpState, PowerBoardInfo, PowerBoardStatus
+from runtime.sim import power_board_map as reg
 from runtime.sim.register_device import IllegalValue, RegisterSpan, check_span
 
 # A typical AC contactor (e.g. 4-pole 40 A) closes or opens within about 20 ms.
