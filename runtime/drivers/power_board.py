@@ -1,7 +1,7 @@
 """Driver of our EVSE power board ("VersineticEEL") over Modbus RTU: pilot, contactor, faults.
 
 Implements `runtime.hardware.protocols.PowerBoard`. The register map and its codecs live in
-`power_board_registers` (shared with the simulated board); a status poll is one FC04 read.
+`power_board_registers` (per docs/power-board-registers.md); a status poll is one FC04 read.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Register map of our EVSE power board (vendor id "VersineticEEL"), with its word codecs.
 
-The one source of truth for the driver and the simulated board. All registers are 16-bit,
-big-endian words; "s16" words are two's complement.
+The driver's side of docs/power-board-registers.md (the simulated board implements the same
+document on its own, in runtime/sim/power_board_map.py). All registers are 16-bit, big-endian
+words; "s16" words are two's complement.
 
 Input registers (FC04)
     0..7    vendor id, ASCII, 2 characters per register (high byte first), NUL padded
@@ -113,7 +114,7 @@ def decode_identification(words: Sequence[int], ref: DeviceRef) -> PowerBoardInf
 
 
 def encode_identification(info: PowerBoardInfo) -> list[int]:
-    """`PowerBoardInfo` → input registers 0..10 (the simulated board's identity)."""
+    """`PowerBoardInfo` → input registers 0..10 (the inverse of `decode_identification`)."""
     raw = info.vendor_id.encode("ascii").ljust(2 * VENDOR_ID_REGISTERS, b"\0")
     if len(raw) > 2 * VENDOR_ID_REGISTERS:
         raise ValueError(f"vendor id {info.vendor_id!r} is longer than 16 characters")
@@ -166,7 +167,7 @@ def decode_status(words: Sequence[int], ref: DeviceRef) -> PowerBoardStatus:
 
 
 def encode_status(status: PowerBoardStatus) -> list[int]:
-    """`PowerBoardStatus` → input registers 16..26 (what the simulated board reports)."""
+    """`PowerBoardStatus` → input registers 16..26 (the inverse of `decode_status`)."""
     faults = (
         (FAULT_RCM_DC if status.rcm_dc_fault else 0)
         | (FAULT_DIODE if status.diode_fault else 0)

@@ -182,3 +182,35 @@ def test_simulator_refuses_each_documented_bad_value(write: dict[str, Any]) -> N
     with pytest.raises(IllegalValue):
         board.write_holding_registers(write["register"], [number(write["value"])])
     assert board.read_holding_registers(PWM, 4) == before
+
+
+def test_simulator_watchdog_drops_the_outputs_as_documented() -> None:
+    watchdog = SHEET["watchdog"]
+    outputs = watchdog["outputs"]
+    board = SimPowerBoard(contactor_delay_s=0.02)
+    board.connect_pilot(CpState.C)
+    board.write_holding_registers(watchdog["register"], [watchdog["timeout_s"]])
+    board.write_holding_registers(PWM, [533])
+    board.write_holding_registers(CONTACTOR, [1])
+    step_s = 0.05
+    for _ in range(round(watchdog["timeout_s"] / step_s) - 2):
+        board.tick(step_s)
+    fed = board.read_input_registers(outputs["address"], outputs["count"])
+    assert fed == words(watchdog["while_fed"])
+    for _ in range(4):
+        board.tick(step_s)
+    silent = board.read_input_registers(outputs["address"], outputs["count"])
+    assert silent == words(watchdog["after_silence"])
+
+
+def test_simulator_heartbeat_steps_once_per_board_cycle_and_wraps() -> None:
+    heartbeat = SHEET["heartbeat"]
+    board = SimPowerBoard()
+    before = board.read_input_registers(heartbeat["register"], 1)[0]
+    board.tick(0.01)
+    after = board.read_input_registers(heartbeat["register"], 1)[0]
+    assert after - before == heartbeat["step_per_board_cycle"]
+    last, first = words(heartbeat["wraps"])
+    board.heartbeat = last
+    board.tick(0.01)
+    assert board.read_input_registers(heartbeat["register"], 1) == [first]
