@@ -149,7 +149,7 @@ def test_car_drawing_too_much_is_stopped_with_one_red_blink(tmp_path: Path) -> N
             rig.station.car.misbehave(CarFault.OVERCURRENT)
             await rig.until_state(S.FINISHING, timeout_s=10)
             assert rig.controller.last_error_code == "OverCurrentFailure"
-            await rig.until(lambda: not rig.station.board.contactor_closed, timeout_s=1)
+            await rig.until(lambda: not rig.station.board.contactor_closed)
             await rig.until_led(LedColour.LIGHT_BLUE)
             rig.unplug()
             await rig.until_led(LedColour.GREEN)

@@ -128,7 +128,7 @@ def test_car_full_turns_light_blue_and_unplug_ends_the_session(tmp_path: Path) -
             await rig.until_state(S.SUSPENDED_EV, timeout_s=10)
             await rig.until_led(LedColour.LIGHT_BLUE)
             assert rig.station.car.full
-            await rig.until(lambda: not rig.station.board.contactor_closed, timeout_s=1)
+            await rig.until(lambda: not rig.station.board.contactor_closed)
             rig.unplug()
             await rig.until_led(LedColour.GREEN)
             (ended,) = rig.transactions.recent(1)
