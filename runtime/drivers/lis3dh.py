@@ -11,6 +11,7 @@ import math
 import struct
 
 from runtime.drivers.i2c import I2cBus, I2cDevice
+from runtime.hardware.errors import DeviceError
 from runtime.hardware.types import Acceleration
 
 DEVICE = "LIS3DH accelerometer"
@@ -83,9 +84,13 @@ class Lis3dh:
 
     async def read(self) -> Acceleration:
         """The latest sample of all three axes, read in one auto-increment block."""
-        if not self._configured:
-            await self._configure()
-        data = await self.chip.read_registers(AUTO_INCREMENT | OUT_X_L, 6)
+        try:
+            if not self._configured:
+                await self._configure()
+            data = await self.chip.read_registers(AUTO_INCREMENT | OUT_X_L, 6)
+        except DeviceError:
+            self._configured = False  # the chip may have lost power: set it up again when back
+            raise
         return decode_sample(data)
 
     async def _configure(self) -> None:

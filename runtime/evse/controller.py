@@ -17,6 +17,7 @@ from datetime import datetime
 from runtime.evse.authorization import Authorizer
 from runtime.evse.board_checks import BoardChecks
 from runtime.evse.clock import Clock
+from runtime.evse.device_watch import DeviceWatch, WarningKind, WarningTracker, announce_warnings
 from runtime.evse.events import EventHub
 from runtime.evse.faults import ActiveFault, FaultKind, FaultTracker
 from runtime.evse.governor import OutputGovernor, Outputs
@@ -50,6 +51,11 @@ METER_SILENT_AFTER = 3
 METER_RETRY_WHEN_SILENT_S = 5.0  # a silent meter costs a bus timeout per try on a shared bus
 READER_SILENT_AFTER = 5
 BEEP_S = 0.08
+ACCELEROMETER_MISSING_AFTER = 3  # 300 ms of failed samples: one I2C glitch is not a lost sensor
+LED_MISSING_AFTER = 3
+# The colour is written again this often even when it stays: a driver reset by a brownout shows
+# it again, and a driver that vanished is noticed although nothing new was to be shown.
+LED_REFRESH_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,15 @@ class Controller:
         self.events = events or EventHub()
         self.machine = SessionMachine()
         self.faults = FaultTracker(clock.monotonic, self._fault_changed)
+        self.warnings = WarningTracker(clock.monotonic, announce_warnings(self.events))
+        self.accelerometer_watch = DeviceWatch(
+            ACCELEROMETER_MISSING_AFTER,
+            lambda missing, detail: self.faults.report(FaultKind.ACCELEROMETER, missing, detail),
+        )
+        self.led_watch = DeviceWatch(
+            LED_MISSING_AFTER,
+            lambda missing, detail: self.warnings.report(WarningKind.LED, missing, detail),
+        )
         self.governor = OutputGovernor(clock.monotonic)
         self.checks = BoardChecks(self.faults, profile.safety.temperature, clock.monotonic)
         self.indicator = Indicator(clock.monotonic)
@@ -106,6 +121,7 @@ class Controller:
         self._urgent_stop = False
         self._previous_state = self.machine.state
         self._shown: LedColour | None = None
+        self._shown_at = float("-inf")
         self._meter_tried_at = float("-inf")
         self._background: set[asyncio.Task[None]] = set()
 
@@ -342,8 +358,9 @@ class Controller:
         try:
             sample = await sensor.read()
         except DeviceError as error:
-            log.warning("accelerometer: %s", error)
+            self.accelerometer_watch.failed(str(error))  # a fault once lost, not a log line
             return
+        self.accelerometer_watch.answered()
         if not self.tilt.calibrated:
             self.tilt.calibrate(sample)
             return
@@ -358,15 +375,18 @@ class Controller:
         await self.show(colour)
 
     async def show(self, colour: LedColour) -> None:
-        """Put `colour` on the LED (only when it changes)."""
-        if colour is self._shown:
+        """Put `colour` on the LED (when it changes, and every LED_REFRESH_S)."""
+        now = self.clock.monotonic()
+        if colour is self._shown and now - self._shown_at < LED_REFRESH_S:
             return
         try:
             await self.devices.led.show(LED_RGBW[colour])
         except DeviceError as error:
-            log.warning("LED: %s", error)
+            self._shown = None  # try again next time
+            self.led_watch.failed(str(error))  # a warning once lost, not a log line
             return
-        self._shown = colour
+        self.led_watch.answered()
+        self._shown, self._shown_at = colour, now
 
     # ----- faults ---------------------------------------------------------------------------
     def _fault_changed(self, fault: ActiveFault, raised: bool) -> None:

@@ -22,6 +22,7 @@ class FaultKind(StrEnum):
     RFID_READER = "rfid_reader"
     METER = "meter"
     TILT = "tilt"
+    ACCELEROMETER = "accelerometer"
     OVER_TEMPERATURE = "over_temperature"
     CONTACTOR_WELDED = "contactor_welded"
     CONTACTOR_STUCK_OPEN = "contactor_stuck_open"
@@ -78,6 +79,14 @@ FAULTS: dict[FaultKind, FaultSpec] = {
         "TILT_BUMP",
         Latch.CLEARED,
         "the charger was tilted or hit: have it inspected, then clear and recalibrate",
+    ),
+    # With tilt/bump detection enabled the installer wants no energy without that protection.
+    FaultKind.ACCELEROMETER: FaultSpec(
+        "OtherError",
+        "ACCELEROMETER_MISSING",
+        Latch.SELF,
+        "the tilt/bump sensor does not answer: charging stopped until it is back; call your"
+        " installer",
     ),
     FaultKind.OVER_TEMPERATURE: FaultSpec(
         "HighTemperature",

@@ -17,7 +17,7 @@ from runtime.persistence.event_log import EventLevel, EventLog
 
 log = logging.getLogger(__name__)
 
-KEPT = frozenset({"fault", "security", "transaction", "overcurrent"})
+KEPT = frozenset({"fault", "warning", "security", "transaction", "overcurrent"})
 
 
 def describe(event: Event) -> tuple[EventLevel, str, str]:
@@ -31,6 +31,13 @@ def describe(event: Event) -> tuple[EventLevel, str, str]:
             f" Vendor error code: {data.get('vendor_error_code')}. {data.get('detail', '')}"
         ).strip()
         return (EventLevel.ERROR if raised else EventLevel.INFO), str(data.get("kind")), message
+    if kind == "warning":
+        raised = bool(data.get("raised"))
+        message = (
+            f"EVSE 1: {'WARNING' if raised else 'NO WARNING'}."
+            f" Vendor error code: {data.get('vendor_error_code')}. {data.get('detail', '')}"
+        ).strip()
+        return (EventLevel.WARNING if raised else EventLevel.INFO), str(data.get("kind")), message
     if kind == "security":
         return EventLevel.CRITICAL, str(data.get("event")), f"EVSE 1: {data.get('event')} detected"
     if kind == "overcurrent":

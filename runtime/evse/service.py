@@ -67,7 +67,11 @@ async def start_controller(controller: Controller) -> None:
         try:
             await devices.accelerometer.probe()
         except DeviceError as error:
-            log.error("accelerometer: %s (tilt/bump detection inactive)", error)
+            controller.accelerometer_watch.lost(str(error))  # no energy without tilt protection
+    try:
+        await devices.led.probe()
+    except DeviceError as error:
+        controller.led_watch.lost(str(error))  # charging works; the General page warns
 
 
 async def run_controller(controller: Controller, stop: asyncio.Event) -> None:

@@ -12,6 +12,7 @@ from runtime.evse.status import (
     LimitStatus,
     MeterStatus,
     TransactionStatus,
+    WarningStatus,
 )
 
 
@@ -37,6 +38,7 @@ def evse_status(controller: Controller) -> EvseStatus:
         power_throttling_pct=round(controller.thermal_throttle * 100, 1),
         meter=_meter(controller),
         faults=tuple(_faults(controller)),
+        warnings=tuple(_warnings(controller)),
         last_error_code=controller.last_error_code,
         transaction=_transaction(controller),
         power_board=(
@@ -87,6 +89,20 @@ def _faults(controller: Controller) -> list[FaultStatus]:
             detail=fault.detail,
         )
         for fault in controller.faults.active
+    ]
+
+
+def _warnings(controller: Controller) -> list[WarningStatus]:
+    now_wall, now = controller.clock.now(), controller.clock.monotonic()
+    return [
+        WarningStatus(
+            kind=warning.kind.value,
+            vendor_error_code=warning.spec.vendor_error_code,
+            description=warning.spec.description,
+            since=now_wall - timedelta(seconds=now - warning.since),
+            detail=warning.detail,
+        )
+        for warning in controller.warnings.active
     ]
 
 

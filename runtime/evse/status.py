@@ -25,6 +25,16 @@ class FaultStatus(Snapshot):
     detail: str
 
 
+class WarningStatus(Snapshot):
+    """One active warning: the charger works, but something is missing (e.g. the LED)."""
+
+    kind: str
+    vendor_error_code: str
+    description: str
+    since: datetime
+    detail: str
+
+
 class MeterStatus(Snapshot):
     """The last good reading of the MID meter."""
 
@@ -77,6 +87,7 @@ class EvseStatus(Snapshot):
     power_throttling_pct: float
     meter: MeterStatus | None
     faults: tuple[FaultStatus, ...]
+    warnings: tuple[WarningStatus, ...] = ()
     last_error_code: str
     transaction: TransactionStatus | None
     power_board: str | None

@@ -29,6 +29,8 @@ class SimFault(StrEnum):
     METER = "meter"  # the MID meter stops answering on the internal bus
     BOARD = "board"  # the power board stops answering on the internal bus
     READER = "reader"  # the PN532 stops acknowledging its I2C address
+    ACCELEROMETER = "accelerometer"  # the LIS3DH stops acknowledging its I2C address
+    LED = "led"  # the PCA9634 LED driver (and its buzzer) stops acknowledging its I2C address
 
 
 class Request(BaseModel):
@@ -152,6 +154,7 @@ class LedView(Snapshot):
     colour: str
     rgbw: tuple[int, int, int, int]
     beeps: int
+    answering: bool = True
 
 
 class ReaderView(Snapshot):
@@ -186,6 +189,7 @@ class SimStatus(Snapshot):
     led: LedView
     reader: ReaderView
     acceleration_g: tuple[float, float, float]
+    accelerometer_answering: bool = True
     injected: tuple[SimFault, ...]
     evse: EvseView | None = None
     evse_error: str | None = None

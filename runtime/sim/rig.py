@@ -155,6 +155,8 @@ class SimRig:
         self.chips.accelerometer.tilt(0.0)
         self.chips.accelerometer.bump(0.0, samples=0)
         self.chips.rfid.answering = True
+        self.chips.accelerometer.answering = True
+        self.chips.led.answering = True
         for unit in self._internal_units():
             self.modbus.set_fault(unit, BusFault.NONE, bus=INTERNAL_BUS)
         self.injected.clear()
@@ -227,9 +229,11 @@ class SimRig:
                 colour=colour_of(rgbw).value,
                 rgbw=(rgbw.red, rgbw.green, rgbw.blue, rgbw.white),
                 beeps=chips.led.beeps,
+                answering=chips.led.answering,
             ),
             reader=ReaderView(card=chips.rfid.card_uid, answering=chips.rfid.answering),
             acceleration_g=(acceleration.x_g, acceleration.y_g, acceleration.z_g),
+            accelerometer_answering=chips.accelerometer.answering,
             injected=tuple(self.injected),
         )
 
@@ -276,6 +280,14 @@ def _silence_reader(rig: SimRig) -> None:
     rig.chips.rfid.answering = False
 
 
+def _silence_accelerometer(rig: SimRig) -> None:
+    rig.chips.accelerometer.answering = False
+
+
+def _silence_led(rig: SimRig) -> None:
+    rig.chips.led.answering = False
+
+
 # What each fault does to the simulated hardware, and how the CLI says it.
 FAULTS: dict[SimFault, tuple[Callable[[SimRig], None], str]] = {
     SimFault.RCM: (
@@ -301,4 +313,6 @@ FAULTS: dict[SimFault, tuple[Callable[[SimRig], None], str]] = {
     SimFault.METER: (_silence_meter, "the MID meter stops answering"),
     SimFault.BOARD: (_silence_board, "the power board stops answering"),
     SimFault.READER: (_silence_reader, "the RFID reader stops answering"),
+    SimFault.ACCELEROMETER: (_silence_accelerometer, "the accelerometer stops answering"),
+    SimFault.LED: (_silence_led, "the LED driver (and buzzer) stops answering"),
 }

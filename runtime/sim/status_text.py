@@ -104,11 +104,13 @@ def status_text(status: SimStatus) -> str:
         rows.append(("ext. meter", _meter_line(status.external_meter)))
     card = f"card {reader.card} in the field" if reader.card else "no card"
     x, y, z = status.acceleration_g
+    led_silent = "" if led.answering else ", NOT ANSWERING"
+    accelerometer_silent = "" if status.accelerometer_answering else ", NOT ANSWERING"
     rows += [
         ("site load", _amps(status.site_load_a)),
-        ("LED chip", f"{led.colour} rgbw{led.rgbw}, {led.beeps} beep(s)"),
+        ("LED chip", f"{led.colour} rgbw{led.rgbw}, {led.beeps} beep(s){led_silent}"),
         ("reader", card + ("" if reader.answering else ", NOT ANSWERING")),
-        ("accel.", f"x {x:.2f} g, y {y:.2f} g, z {z:.2f} g"),
+        ("accel.", f"x {x:.2f} g, y {y:.2f} g, z {z:.2f} g{accelerometer_silent}"),
         ("injected", ", ".join(kind.value for kind in status.injected) or "nothing"),
     ]
     return "\n".join([headline(status), *(f"  {name:<11}{text}" for name, text in rows)])

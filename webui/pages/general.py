@@ -50,6 +50,8 @@ def evse_view(status: EvseStatus | None) -> dict[str, str]:
                 "current",
                 "energy",
                 "transaction",
+                "faults",
+                "warnings",
             )
         }
     transaction = status.transaction
@@ -67,6 +69,8 @@ def evse_view(status: EvseStatus | None) -> dict[str, str]:
             if transaction is not None
             else "none"
         ),
+        "faults": "; ".join(fault.description for fault in status.faults) or "none",
+        "warnings": "; ".join(warning.description for warning in status.warnings) or "none",
     }
 
 

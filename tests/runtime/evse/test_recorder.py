@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from runtime.evse.events import EventHub
-from runtime.evse.recorder import record_events
+from runtime.evse.recorder import describe, record_events
 from runtime.persistence.database import Database
 from runtime.persistence.event_log import EventLevel, EventLog
 
@@ -50,3 +50,15 @@ def test_fault_is_logged_like_the_manuals_monitor_line(tmp_path: Path) -> None:
     ) in logged
     assert (EventLevel.CRITICAL, "EVSE 1: tilt detected") in logged
     assert len(logged) == 2  # state changes are live-only
+
+
+def test_a_missing_led_is_kept_as_a_warning_and_its_return_as_info() -> None:
+    lost = {"kind": "led", "raised": True, "vendor_error_code": "LED_MISSING", "detail": "no ACK"}
+    back = {**lost, "raised": False, "detail": ""}
+    at = NOW.isoformat()
+    assert describe({"seq": 1, "type": "warning", "at": at, "data": lost}) == (
+        EventLevel.WARNING,
+        "led",
+        "EVSE 1: WARNING. Vendor error code: LED_MISSING. no ACK",
+    )
+    assert describe({"seq": 2, "type": "warning", "at": at, "data": back})[0] is EventLevel.INFO

@@ -100,6 +100,7 @@ class VirtualCharger:
                 self._next["card"] = self.time.seconds + CARD_PERIOD_S
                 await self.controller.card_step()
                 await self.controller.tilt_step()
+                await self.controller.led_step()
 
     async def advance_until(self, condition: Callable[[], bool], timeout_s: float) -> None:
         """Advance poll by poll until `condition` holds; fail after `timeout_s` of virtual time."""

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from runtime.config.loader import load_profile
+from runtime.drivers.lis3dh import Lis3dh
 from runtime.drivers.modbus import ModbusBus
+from runtime.drivers.pca9634 import Pca9634
 from runtime.drivers.sdm_meter import SdmMeter
+from runtime.hardware.errors import DeviceError
 from runtime.hardware.types import CpState
 from runtime.sim.api_models import PlugRequest, SimFault
 from runtime.sim.modbus_server import EXTERNAL_BUS, LOOPBACK
@@ -90,10 +93,32 @@ def test_clear_repairs_everything_but_the_rcm_latch() -> None:
     assert status.board.temperature_c == 25.0
     assert not rig.station.board.relay_welded
     assert status.board.answering and status.meter.answering and status.reader.answering
+    assert status.led.answering and status.accelerometer_answering
     assert status.acceleration_g == (0.0, 0.0, 1.0)
     assert status.board.rcm_dc_fault
     rig.power_cycle()
     assert not rig.status().board.rcm_dc_fault
+
+
+@pytest.mark.parametrize("kind", [SimFault.ACCELEROMETER, SimFault.LED])
+def test_fault_accelerometer_or_led_makes_the_chip_vanish_until_clear(kind: SimFault) -> None:
+    rig = SimRig.from_profile(simulated())
+    chips, i2c = rig.chips, rig.profile.hardware.i2c
+    bus = chips.local_bus()
+    device: Lis3dh | Pca9634 = (
+        Lis3dh(bus, bus_number=i2c.bus, address=i2c.accelerometer)
+        if kind is SimFault.ACCELEROMETER
+        else Pca9634(bus, bus_number=i2c.bus, address=i2c.led_driver)
+    )
+    asyncio.run(device.probe())
+    rig.inject(kind)
+    with pytest.raises(DeviceError, match="no answer"):
+        asyncio.run(device.probe())
+    status = rig.status()
+    assert not (status.accelerometer_answering and status.led.answering)
+    assert kind in status.injected
+    rig.clear()
+    asyncio.run(device.probe())
 
 
 def test_an_external_modbus_meter_sees_the_site_and_the_car() -> None:
