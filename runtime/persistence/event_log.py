@@ -1,7 +1,8 @@
 """Append-only event log for faults and security events (tilt/bump, RCM, login lockouts).
 
-Each append is one SQLite transaction that also prunes the oldest rows beyond `max_rows`, so the
-log never outgrows the data partition however long a fault repeats.
+Each append is one SQLite transaction that also prunes a small batch of the oldest rows beyond
+the retention rule (runtime.persistence.retention), and every row's size is bounded, so the log
+never outgrows the data partition however long a fault repeats.
 """
 
 from __future__ import annotations
@@ -14,9 +15,16 @@ from enum import StrEnum
 from typing import Any
 
 from runtime.persistence.database import Database
+from runtime.persistence.retention import (
+    EVENT_DATA_MAX_BYTES,
+    EVENT_LOG_RETENTION,
+    EVENT_MESSAGE_MAX_CHARS,
+    Retention,
+    prune_oldest,
+)
 from runtime.persistence.timestamps import from_db, to_db
 
-DEFAULT_MAX_ROWS = 10_000
+ELLIPSIS = "…"
 SELECT = "SELECT id, at, source, level, code, message, data FROM events"
 
 
@@ -44,14 +52,12 @@ class Event:
 
 
 class EventLog:
-    """The event log in a Database, keeping the newest `max_rows` events."""
+    """The event log in a Database, keeping what its retention rule allows."""
 
-    def __init__(self, database: Database, max_rows: int = DEFAULT_MAX_ROWS) -> None:
-        """Log into `database`, pruning beyond `max_rows`."""
-        if max_rows < 1:
-            raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+    def __init__(self, database: Database, retention: Retention = EVENT_LOG_RETENTION) -> None:
+        """Log into `database`, pruning beyond `retention`."""
         self._db = database
-        self._max_rows = max_rows
+        self._retention = retention
 
     def append(
         self,
@@ -63,13 +69,19 @@ class EventLog:
         now: datetime,
         data: Mapping[str, Any] | None = None,
     ) -> Event:
-        """Record an event (data must be JSON-serialisable) and prune the oldest beyond max_rows."""
+        """Record an event (data must be JSON-serialisable; a long message is cut, large data
+        replaced by a note) and prune the oldest beyond the retention rule."""
         level = EventLevel(level)
         payload = dict(data or {})
         try:
             text = json.dumps(payload, sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as error:
             raise ValueError(f"event {source}/{code}: data is not JSON ({error})") from error
+        if len(text.encode()) > EVENT_DATA_MAX_BYTES:
+            payload = {"omitted": f"{len(text.encode())} bytes of data (over the log's limit)"}
+            text = json.dumps(payload)
+        if len(message) > EVENT_MESSAGE_MAX_CHARS:
+            message = message[: EVENT_MESSAGE_MAX_CHARS - len(ELLIPSIS)] + ELLIPSIS
         stamp = to_db(now)
         with self._db.write() as connection:
             cursor = connection.execute(
@@ -77,11 +89,7 @@ class EventLog:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (stamp, source, level, code, message, text),
             )
-            connection.execute(
-                "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC"
-                " LIMIT 1 OFFSET ?)",
-                (self._max_rows,),
-            )
+            prune_oldest(connection, "events", self._retention, now)
         assert cursor.lastrowid is not None
         return Event(cursor.lastrowid, from_db(stamp), source, level, code, message, payload)
 

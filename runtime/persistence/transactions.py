@@ -20,6 +20,7 @@ from runtime.persistence.errors import (
     TransactionIdsExhausted,
     UnknownTransaction,
 )
+from runtime.persistence.retention import METER_SAMPLE_RETENTION, Retention, prune_oldest
 from runtime.persistence.timestamps import from_db, optional_from_db, to_db
 from runtime.persistence.transaction_export import write_csv, write_json
 from runtime.persistence.transaction_records import (
@@ -51,6 +52,11 @@ SELECT_SAMPLES = (
     "SELECT transaction_id, at, energy_wh, power_w, current_l1_a, current_l2_a, current_l3_a"
     " FROM meter_samples"
 )
+# After a crash the newest sample of an open transaction is its last known meter value.
+NEWEST_SAMPLE_OF_AN_OPEN_TRANSACTION = (
+    "id IN (SELECT MAX(s.id) FROM meter_samples s JOIN transactions t"
+    " ON t.transaction_id = s.transaction_id WHERE t.status = 'active' GROUP BY s.transaction_id)"
+)
 END_ACTIVE = (
     "UPDATE transactions SET status = 'ended', ended_at = ?, meter_stop_wh = ?, stop_reason = ?"
     " WHERE transaction_id = ? AND status = 'active'"
@@ -70,9 +76,13 @@ class IdSource(Protocol):
 class TransactionStore:
     """Charging transactions in a Database; every method is one SQLite transaction."""
 
-    def __init__(self, database: Database) -> None:
-        """Use `database` (opened with the schema of runtime.persistence.schema)."""
+    def __init__(
+        self, database: Database, sample_retention: Retention = METER_SAMPLE_RETENTION
+    ) -> None:
+        """Use `database` (opened with the schema of runtime.persistence.schema); meter samples
+        are kept as `sample_retention` says."""
         self._db = database
+        self._sample_retention = sample_retention
 
     def start(
         self, id_tag: str, meter_start_wh: int, evse_id: int, now: datetime, rng: IdSource
@@ -232,7 +242,8 @@ class TransactionStore:
         power_w: float,
         currents_a: tuple[float, float, float],
     ) -> MeterSample:
-        """Record one meter reading (energy register, power, L1 to L3 currents) of a transaction."""
+        """Record one meter reading (energy register, power, L1 to L3 currents) of a transaction,
+        and prune the oldest samples beyond the retention rule."""
         require_wh("energy_wh", energy_wh)
         if len(currents_a) != 3:
             raise ValueError(f"currents_a must hold L1, L2, L3, got {currents_a!r}")
@@ -245,6 +256,13 @@ class TransactionStore:
                 "INSERT INTO meter_samples (transaction_id, at, energy_wh, power_w,"
                 " current_l1_a, current_l2_a, current_l3_a) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (transaction_id, stamp, energy_wh, float(power_w), l1, l2, l3),
+            )
+            prune_oldest(
+                connection,
+                "meter_samples",
+                self._sample_retention,
+                at,
+                protected=NEWEST_SAMPLE_OF_AN_OPEN_TRANSACTION,
             )
         return MeterSample(transaction_id, from_db(stamp), energy_wh, float(power_w), (l1, l2, l3))
 

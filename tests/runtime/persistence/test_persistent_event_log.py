@@ -8,6 +8,7 @@ import pytest
 
 from runtime.persistence.database import Database
 from runtime.persistence.event_log import EventLevel, EventLog
+from runtime.persistence.retention import Retention
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
@@ -34,7 +35,7 @@ def test_recent_events_come_newest_first_and_can_be_filtered_by_source(db: Datab
 
 
 def test_the_oldest_events_are_pruned_beyond_the_maximum(db: Database) -> None:
-    log = EventLog(db, max_rows=5)
+    log = EventLog(db, retention=Retention(max_rows=5, max_age=timedelta(days=365)))
     written = [
         log.append("rcm", EventLevel.CRITICAL, f"dc-leak-{n}", "6 mA DC", now=T0) for n in range(12)
     ]
@@ -60,4 +61,4 @@ def test_an_event_without_data_has_an_empty_mapping(db: Database) -> None:
 
 def test_a_log_must_keep_at_least_one_event(db: Database) -> None:
     with pytest.raises(ValueError, match="max_rows"):
-        EventLog(db, max_rows=0)
+        EventLog(db, retention=Retention(max_rows=0, max_age=timedelta(days=365)))
