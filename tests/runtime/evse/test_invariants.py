@@ -1,9 +1,11 @@
 """Safety invariants under random sequences of everything an owner, a car or a fault can do.
 
-Hypothesis drives plug, unplug, cards, a full car, faults, limits and time against the whole
-charger on virtual time (real drivers, simulated devices). After every control cycle: the
-contactor is closed only with an authorized transaction, the car asking (C or D) and no fault;
-the offered current never exceeds the charger limit and is never between 0 and 6 A.
+Hypothesis drives plug, unplug, cards, a full car, faults, limits, I2C chips that vanish and
+come back, and time against the whole charger on virtual time (real drivers, simulated devices).
+After every control cycle: the contactor is closed only with an authorized transaction, the car
+asking (C or D) and no fault, and never once the accelerometer of a tilt-protected charger has
+been gone for ACCELEROMETER_GONE_S; the offered current never exceeds the charger limit and is
+never between 0 and 6 A.
 """
 
 from __future__ import annotations
@@ -28,15 +30,26 @@ REPO = Path(__file__).resolve().parents[3]
 PROFILE = load_profile(REPO / "profiles" / "simulated.yaml").profile
 CARDS = st.sampled_from(["FB433810", "04A2B3C4D5E6F7", "DEADBEEF"])
 CAR = CarSpec(phases=3, max_current_a=32, capacity_kwh=0.05, reaction_time_s=1.0)
+# Lost after ACCELEROMETER_MISSING_AFTER samples 100 ms apart, then one control step to open.
+ACCELEROMETER_GONE_S = 0.5
+I2C_CHIPS = st.sampled_from(["accelerometer", "led", "rfid"])
 
 
 class CheckedCharger(VirtualCharger):
     """Checks the invariants after every single control cycle, not only between rules."""
 
     violations: list[str]
+    accelerometer_gone_at: float | None = None
 
     def after_step(self) -> None:
         controller = self.controller
+        gone_at = self.accelerometer_gone_at
+        if (
+            gone_at is not None
+            and self.time.seconds - gone_at >= ACCELEROMETER_GONE_S
+            and controller.governor.outputs.contactor_closed
+        ):
+            self.violations.append("contactor closed without the tilt/bump sensor")
         outputs = controller.governor.outputs
         charger_limit = self.profile.electrical.effective_limit_a
         offered = outputs.offered_current_a
@@ -130,6 +143,15 @@ class ChargerUse(RuleBasedStateMachine):
         else:
             self.charger.bus.silent.discard(unit)
         self.run(self.charger.advance(0.5))
+
+    @rule(chip=I2C_CHIPS, answering=st.booleans())
+    def i2c_chip(self, chip: str, answering: bool) -> None:
+        charger = self.charger
+        getattr(charger.chips, chip).answering = answering
+        if chip == "accelerometer":
+            gone = None if answering else charger.accelerometer_gone_at or charger.time.seconds
+            charger.accelerometer_gone_at = gone
+        self.run(charger.advance(0.5))
 
     @rule(limit=st.one_of(st.none(), st.floats(0, 80, allow_nan=False)))
     def external_limit(self, limit: float | None) -> None:
