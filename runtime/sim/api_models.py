@@ -175,6 +175,7 @@ class EvseView(BaseModel):
     cp_state: str | None = None
     transaction: dict[str, Any] | None = None
     faults: tuple[dict[str, Any], ...] = ()
+    warnings: tuple[dict[str, Any], ...] = ()
 
 
 class SimStatus(Snapshot):

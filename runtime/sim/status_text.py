@@ -58,7 +58,8 @@ def _evse_line(status: SimStatus) -> str:
         number = transaction.get("transaction_id", transaction.get("number", "?"))
         session = f"transaction {number} ({transaction.get('id_tag', '?')})"
     faults = ", ".join(str(fault.get("kind", fault)) for fault in evse.faults) or "no faults"
-    return f"{evse.state}, OCPP {evse.ocpp_status or '?'}, {session}, {faults}"
+    warnings = "".join(f", warning {warning.get('kind', warning)}" for warning in evse.warnings)
+    return f"{evse.state}, OCPP {evse.ocpp_status or '?'}, {session}, {faults}{warnings}"
 
 
 def _car_line(car: CarView) -> str:

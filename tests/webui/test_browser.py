@@ -110,6 +110,22 @@ def test_plug_and_card_turn_the_general_page_charging_without_reload(
         wait_for_evse(stack, "available")
 
 
+def test_sim_fault_led_shows_a_warning_on_the_general_page_without_reload(
+    stack: Stack, context: BrowserContext
+) -> None:
+    page = log_in(context, stack, "ev")
+    warnings = page.locator('[data-live="warnings"]')
+    expect(warnings).to_have_text("none", timeout=LIVE_TIMEOUT_MS)
+    try:
+        stack.sim("fault", "led")
+        expect(warnings).to_contain_text("LED driver does not answer", timeout=LIVE_TIMEOUT_MS)
+        expect(page.locator('[data-live="faults"]')).to_have_text("none")
+        expect(page.locator('[data-live="state"]')).to_have_text("available")
+    finally:
+        stack.sim("clear")
+    expect(warnings).to_have_text("none", timeout=LIVE_TIMEOUT_MS)
+
+
 def wait_for_evse(stack: Stack, state: str, timeout_s: float = 20.0) -> None:
     """Wait (bounded) until the evse service reports `state`."""
     deadline = time.monotonic() + timeout_s

@@ -55,22 +55,25 @@ def led(charger: VirtualCharger) -> LedColour:
     return colour_of(charger.chips.led.colour())
 
 
-def test_a_missing_accelerometer_is_logged_once_not_ten_times_a_second(
-    charger: VirtualCharger, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("chip", "fault"), [("accelerometer", "accelerometer"), ("rfid", "rfid_reader")]
+)
+def test_a_missing_chip_is_logged_once_each_way_not_ten_times_a_second(
+    charger: VirtualCharger, caplog: pytest.LogCaptureFixture, chip: str, fault: str
 ) -> None:
     run(charger, 1.0)
     caplog.set_level(logging.INFO)
     caplog.clear()
-    charger.chips.accelerometer.answering = False
+    getattr(charger.chips, chip).answering = False
     run(charger, 10.0)
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
-    assert "accelerometer" in warnings[0].getMessage()
+    assert f"fault {fault}" in warnings[0].getMessage()
     caplog.clear()
-    charger.chips.accelerometer.answering = True
+    getattr(charger.chips, chip).answering = True
     run(charger, 10.0)
-    back = [r.getMessage() for r in caplog.records if "accelerometer" in r.getMessage()]
-    assert len(back) == 1, back
+    back = [r.getMessage() for r in caplog.records if fault in r.getMessage()]
+    assert back == [f"fault {fault} cleared"], back
 
 
 def test_without_its_accelerometer_a_tilt_protected_charger_is_red_and_gives_no_energy(

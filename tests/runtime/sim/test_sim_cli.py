@@ -19,10 +19,11 @@ from runtime.config.loader import load_profile
 from runtime.drivers.pca9634 import Pca9634
 from runtime.evse.devices import SimEndpoints, sim_endpoints_path
 from runtime.evse.states import LED_RGBW, LedColour
+from runtime.sim.api_models import EvseView, SimFault
 from runtime.sim.cli import default_data_dir, main
 from runtime.sim.control import create_app
 from runtime.sim.rig import SimRig
-from runtime.sim.status_text import headline
+from runtime.sim.status_text import headline, status_text
 
 REPO = Path(__file__).resolve().parents[3]
 SIMULATED = REPO / "profiles" / "simulated.yaml"
@@ -148,3 +149,15 @@ def test_an_unknown_fault_kind_is_refused_with_the_list(data_dir: Path) -> None:
     assert result.returncode == 2
     assert "rcm" in result.stderr
     assert "overcurrent" in result.stderr
+
+
+def test_status_shows_a_vanished_led_driver_and_the_evse_warning() -> None:
+    simulation = rig()
+    simulation.inject(SimFault.LED)
+    simulation.inject(SimFault.ACCELEROMETER)
+    evse = EvseView(state="charging", warnings=({"kind": "led"},))
+    text = status_text(simulation.status().model_copy(update={"evse": evse}))
+    lines = {line.split()[0]: line for line in text.splitlines()[1:]}
+    assert lines["evse"].endswith("no faults, warning led")
+    assert lines["LED"].endswith("NOT ANSWERING")
+    assert lines["accel."].endswith("NOT ANSWERING")
