@@ -12,7 +12,6 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -68,10 +67,9 @@ class CommandRoute(Generic[B]):
 
 
 async def _set_current_limit(context: EvseContext, body: CurrentLimit) -> CommandStatus:
-    expires_at = body.expires_at
-    if body.duration_s is not None:
-        expires_at = context.controller.clock.now() + timedelta(seconds=body.duration_s)
-    return await context.commands.set_current_limit(body.current_a, expires_at)
+    return await context.commands.set_current_limit(
+        body.current_a, body.expires_at, duration_s=body.duration_s
+    )
 
 
 def command(

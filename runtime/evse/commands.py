@@ -55,15 +55,20 @@ class Commands:
         return "Scheduled" if busy and not operative else "Accepted"
 
     async def set_current_limit(
-        self, current_a: float | None, expires_at: datetime | None
+        self,
+        current_a: float | None,
+        expires_at: datetime | None = None,
+        *,
+        duration_s: float | None = None,
     ) -> Answer:
-        """An external limit (OCPP smart charging, load balancing); None removes it."""
+        """An external limit (OCPP smart charging, load balancing) until the absolute
+        `expires_at` or for `duration_s` (monotonic seconds); None removes it."""
         limit = self._controller.external_limit
         async with self._controller.lock:
             if current_a is None:
                 limit.clear()
             else:
-                limit.set(current_a, expires_at)
+                limit.set(current_a, expires_at, duration_s=duration_s)
         return "Accepted"
 
     async def reset(self, kind: Literal["soft", "hard"]) -> Answer:

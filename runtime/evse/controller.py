@@ -104,7 +104,7 @@ class Controller:
         self.indicator = Indicator(clock.monotonic)
         self.overcurrent = OvercurrentMonitor(profile.safety.overcurrent, clock.monotonic)
         self.tilt = TiltBumpMonitor(profile.safety.tilt_bump)
-        self.external_limit = ExternalLimit(clock.now)
+        self.external_limit = ExternalLimit(clock)
         self.lock = asyncio.Lock()
         self.reload_requested = False  # restart with the new profile once idle
         self.board_info: PowerBoardInfo | None = None

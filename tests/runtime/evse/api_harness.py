@@ -69,21 +69,27 @@ def simulated_profile(**authorization: Any) -> Profile:
 
 @dataclass
 class VirtualClock:
-    """Wall time plus an offset that only moves forward."""
+    """Wall time plus an offset that only moves forward, and a wall-clock step (NTP's)."""
 
     offset_s: float = 0.0
+    wall_step_s: float = 0.0
 
     def monotonic(self) -> float:
         """Monotonic seconds plus the offset."""
         return time.monotonic() + self.offset_s
 
     def now(self) -> datetime:
-        """UTC wall time plus the offset."""
-        return datetime.now(UTC) + timedelta(seconds=self.offset_s)
+        """UTC wall time plus the offset and any step of the wall clock."""
+        return datetime.now(UTC) + timedelta(seconds=self.offset_s + self.wall_step_s)
 
     def advance(self, seconds: float) -> None:
         """Jump forward: timers and expiries in the controller see `seconds` more."""
         self.offset_s += seconds
+
+    def step_wall(self, seconds: float) -> None:
+        """Set the wall clock by `seconds` (either way), as NTP does at boot; monotonic time
+        does not move."""
+        self.wall_step_s += seconds
 
     def clock(self) -> Clock:
         """As the controller's Clock."""

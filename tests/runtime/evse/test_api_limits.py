@@ -81,3 +81,32 @@ def test_a_limit_below_six_amps_suspends_charging_and_removing_it_resumes(
             assert status.offered_current_a == pytest.approx(FULL_A, abs=0.1)
 
     run(scenario())
+
+
+@pytest.mark.parametrize("step_h", [1, -1], ids=["clock-set-forward", "clock-set-back"])
+def test_a_limit_with_a_duration_lasts_its_duration_when_the_wall_clock_is_set(
+    tmp_path: Path, step_h: int
+) -> None:
+    async def scenario() -> None:
+        async with running_evse(tmp_path) as evse:
+            await charging(evse)
+            assert await evse.client.set_current_limit(10, duration_s=60) == "Accepted"
+            await evse.status_until(lambda s: s.offered_current_a <= 10, "the pilot at 10 A")
+
+            evse.clock.step_wall(step_h * 3600)  # NTP sets the clock an hour either way
+            evse.clock.advance(30)  # half the duration
+            status = await evse.client.status()
+            assert status.limits.external_a == 10, "the limit ended before its 60 s"
+            assert status.offered_current_a == pytest.approx(10, abs=0.1)
+            expires_at = status.limits.external_expires_at
+            assert expires_at is not None
+            left_s = (expires_at - evse.clock.now()).total_seconds()
+            assert 0 < left_s <= 30  # the time shown left follows the clock as it is now
+
+            evse.clock.advance(31)  # past the duration
+            status = await evse.status_until(
+                lambda s: s.offered_current_a > 30, "the full current after 60 s"
+            )
+            assert status.limits.external_a is None
+
+    run(scenario())
