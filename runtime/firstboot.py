@@ -19,6 +19,7 @@ from runtime.config.device_secrets import provision_device_secrets
 from runtime.config.device_tls import ensure_device_certificate
 from runtime.config.errors import ProfileError, ProfileInvalid
 from runtime.config.loader import load_profile
+from runtime.config.profile_text import read_profile_text
 from schemas.profile import Profile
 
 SUBDIRECTORIES = ("log", "run", "uploads")
@@ -43,7 +44,7 @@ def prepare_device(data_dir: Path, factory_profile: Path) -> FirstBoot:
         (data_dir / name).mkdir(exist_ok=True)
     active = data_dir / "profile.yaml"
     if not active.exists():
-        atomic_write_text(active, factory_profile.read_text(encoding="utf-8"))
+        atomic_write_text(active, read_profile_text(factory_profile, "the factory profile"))
     try:
         profile: Profile | None = load_profile(active).profile
         errors: tuple[ProfileError, ...] = ()

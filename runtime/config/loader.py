@@ -1,7 +1,8 @@
 """Load a profile: YAML text → round-trip document → validated `Profile`.
 
-Every way a profile enters ChargeOS (build.py, the services, the web configurator) goes
-through `parse_profile`, so every caller gets the same located, complete error list.
+Every way a profile enters ChargeOS (build.py, the services, the web configurator, first boot)
+goes through `parse_profile`, so every caller gets the same located, complete error list; files
+are read by runtime.config.profile_text, which refuses hostile text before YAML builds it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from runtime.config.errors import ProfileError, ProfileInvalid, errors_from_validation
+from runtime.config.profile_text import check_profile_text, read_profile_text
 from runtime.config.yaml_io import load_document, to_plain
 from schemas import Profile
 
@@ -42,7 +44,7 @@ def parse_profile(text: str, source: str) -> LoadedProfile:
 
 def load_model(path: Path, model: type[M]) -> M:
     """Read and validate any YAML document of ChargeOS (e.g. a board description)."""
-    document = _parse_yaml(_read_text(path, path.name), str(path))
+    document = _parse_yaml(read_profile_text(path, path.name), str(path))
     try:
         return model.model_validate(to_plain(document))
     except ValidationError as error:
@@ -51,20 +53,12 @@ def load_model(path: Path, model: type[M]) -> M:
 
 def load_profile(path: Path) -> LoadedProfile:
     """Read and validate the profile at `path`."""
-    return parse_profile(_read_text(path, "the profile"), str(path))
-
-
-def _read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ProfileInvalid(
-            [ProfileError(str(path), 1, 1, "(file)", f"cannot read {what}: {error}")]
-        ) from None
+    return parse_profile(read_profile_text(path), str(path))
 
 
 def _parse_yaml(text: str, source: str) -> CommentedMap:
     try:
+        check_profile_text(text, source)
         document: Any = load_document(text)
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
