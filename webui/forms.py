@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runtime.config.errors import ProfileInvalid
-from runtime.config.store import ConfigStore
+from runtime.config.store import ConfigStore, ProfileNotSaved
 from runtime.config.yaml_edit import ConfigPathError
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class FormOutcome:
     saved: bool = False
     errors: dict[str, str] = field(default_factory=dict)  # by field path
     general: list[str] = field(default_factory=list)  # errors no field of this form shows
+    not_written: bool = False  # the disk refused the write (the page answers 503)
 
 
 def values_of(store: ConfigStore, form: Form) -> dict[str, Any]:
@@ -167,18 +168,16 @@ async def save(store: ConfigStore, form: Form, data: Mapping[str, str]) -> FormO
     if not changed:
         return FormOutcome()
     try:
-        await asyncio.to_thread(_apply, store, changed)
+        await asyncio.to_thread(store.apply, changed)
     except ProfileInvalid as invalid:
         return _placed(form, invalid)
     except ConfigPathError as error:
         return FormOutcome(general=[str(error)])
+    except ProfileNotSaved as error:
+        log.error("%s not saved: %s", form.name, error.reason)
+        return FormOutcome(general=[str(error)], not_written=True)
     log.info("saved %s: %s", form.name, ", ".join(sorted(changed)))
     return FormOutcome(saved=True)
-
-
-def _apply(store: ConfigStore, changes: dict[str, Any]) -> None:
-    store.update(changes)
-    store.save()
 
 
 def shown_values(store: ConfigStore, form: Form) -> dict[str, Any]:

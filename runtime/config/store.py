@@ -3,6 +3,7 @@
 Every edit is applied to a copy of the round-trip document and validated as a whole profile
 before the store takes it; `save()` validates again and writes atomically, so the file on disk
 is always a valid profile, and a rejected change leaves both the store and the file as they were.
+A write the disk refuses (full, I/O error) drops the edit too: the store goes back to the file.
 """
 
 from __future__ import annotations
@@ -25,6 +26,20 @@ from runtime.config.loader import LoadedProfile, load_profile, parse_profile
 from runtime.config.yaml_edit import ConfigPathError, assign, lookup, split_path
 from runtime.config.yaml_io import dump_document, to_plain
 from schemas import Profile
+
+
+class ProfileNotSaved(Exception):
+    """The data partition refused to write the profile; the store holds what the file holds."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        super().__init__(
+            f"The settings were not saved: the data partition refused the write of {path}"
+            f" ({reason}); nothing was changed. Free space on the data partition or check it"
+            " (Admin page: system logs), then save again."
+        )
+        self.path = path
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -87,7 +102,8 @@ class ConfigStore:
             self._current = self._validated(dump_document(document))
 
     def save(self) -> None:
-        """Write the edits: validate the exact text, then replace the file atomically."""
+        """Write the edits: validate the exact text, then replace the file atomically.
+        ProfileNotSaved when the disk refuses; the edits are dropped then."""
         with self._lock:
             current = self._current
             if current.text == self._saved.text:
@@ -97,15 +113,35 @@ class ConfigStore:
             except ProfileInvalid:
                 self._current = self._saved
                 raise
-            atomic_write_text(self._path, current.text, self._file_mode())
-            self._saved = current
+            self._write(current)
+
+    def apply(self, changes: Mapping[str, Any]) -> None:
+        """`update` then `save`, as one step no other thread comes between; all or nothing."""
+        with self._lock:
+            self.update(changes)
+            self.save()
 
     def reset_to(self, text: str) -> None:
         """Replace the whole profile with `text` (e.g. the default profile), validated first."""
         with self._lock:
-            snapshot = self._validated(text)
-            atomic_write_text(self._path, text, self._file_mode())
-            self._saved = self._current = snapshot
+            self._write(self._validated(text))
+
+    def _write(self, snapshot: _Snapshot) -> None:
+        try:
+            atomic_write_text(self._path, snapshot.text, self._file_mode())
+        except OSError as error:
+            self._saved = self._current = self._on_disk()
+            raise ProfileNotSaved(self._path, error) from error
+        self._saved = self._current = snapshot
+
+    def _on_disk(self) -> _Snapshot:
+        """What the file holds after a failed write (the rename may have happened before the
+        failure); the last saved snapshot when the file cannot be read back."""
+        try:
+            loaded = load_profile(self._path)
+        except ProfileInvalid:
+            return self._saved
+        return _Snapshot(dump_document(loaded.document), loaded)
 
     @property
     def _source(self) -> str:

@@ -77,10 +77,11 @@ async def settings_page(
             notice = "Nothing changed."
     values = {form.name: typed.get(form.name) or shown_values(state.store, form) for form in forms}
     refused = any(outcome.errors or outcome.general for outcome in outcomes.values())
+    not_written = any(outcome.not_written for outcome in outcomes.values())
     return render(
         request,
         template,
-        status=400 if refused else 200,
+        status=503 if not_written else 400 if refused else 200,
         forms=forms,
         values=values,
         outcomes=outcomes,

@@ -11,6 +11,7 @@ from functools import cache
 from aiohttp import web
 
 from runtime.config.errors import ProfileInvalid
+from runtime.config.store import ProfileNotSaved
 from runtime.evse.client import EvseUnavailable
 from webui.context import STATE_KEY
 from webui.forms import Form, FormField
@@ -152,6 +153,11 @@ async def reset_to_default(request: web.Request) -> web.Response:
     except ProfileInvalid as invalid:
         message = f"the default profile is invalid: {invalid}"
         raise web.HTTPInternalServerError(text=message) from None
+    except ProfileNotSaved as error:
+        return render(
+            request, "notice.html", status=503, title="Reset to default", notice=str(error),
+            back="/installer",
+        )  # fmt: skip
     notice = "Configuration reset to default."
     try:
         async with evse_client(request) as client:
