@@ -28,6 +28,7 @@ from webui.security import current_session, set_session_cookie
 log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 10
+MAX_USER_SHOWN = 40  # a submitted user name is logged and shown again at most this long
 
 
 def client_address(request: web.Request) -> str:
@@ -45,14 +46,15 @@ async def login(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     form = await request.post()
     user = str(form.get("user", "")).strip().lower()
+    shown = user if len(user) <= MAX_USER_SHOWN else user[:MAX_USER_SHOWN] + "…"
     password = str(form.get("password", ""))
     client = client_address(request)
     wait_s = state.guard.locked_for(user, client)
     if wait_s > 0:
         until = time.strftime("%H:%M:%S", time.localtime(time.time() + wait_s))
-        log.warning("login refused: %r from %s is locked for %.0f s", user, client, wait_s)
+        log.warning("login refused: %r from %s is locked for %.0f s", shown, client, wait_s)
         message = f"Too many failed logins. Try again at {until} (in {wait_s:.0f} s)."
-        return render(request, "login.html", status=429, error=message, user=user)
+        return render(request, "login.html", status=429, error=message, user=shown)
     role = Role(user) if user in {r.value for r in Role} else None
     ok = False
     if role is not None:
@@ -63,8 +65,10 @@ async def login(request: web.Request) -> web.StreamResponse:
             log.error("login impossible: %s", error)
     if not ok or role is None:
         state.guard.failed(user, client)
-        log.warning("failed login for %r from %s", user, client)
-        return render(request, "login.html", status=401, error="Wrong user or password.", user=user)
+        log.warning("failed login for %r from %s", shown, client)
+        return render(
+            request, "login.html", status=401, error="Wrong user or password.", user=shown
+        )
     state.guard.succeeded(user, client)
     session = state.sessions.login(current_session(request), role)
     log.info("login of %s from %s", role, client)

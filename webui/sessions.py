@@ -3,7 +3,9 @@
 The cookie carries only a random session id; the role, the CSRF token and the timestamps stay
 here. A login issues a new id (no session fixation); logout and idle timeout delete it. Failed
 logins are counted per account and per client address; past the profile's limit both are locked
-for `lockout_s` and the answer says until when.
+for `lockout_s` and the answer says until when. Both tables are bounded: only the device's own
+accounts are counted by name (any other name counts against the client alone), and the client
+table keeps MAX_CLIENTS entries, evicting the oldest unlocked client first.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from webui.roles import Role
 COOKIE = "chargeos_session"
 ID_BYTES = 32
 MAX_ANONYMOUS_SESSIONS = 1024  # login forms opened but not used; the oldest goes first
+# Failed-login counters of client addresses (~100 B each): more than a LAN has devices. An
+# evicted client only regains its tries; the accounts' own counters are never evicted.
+MAX_CLIENTS = 1024
+ACCOUNTS = frozenset(role.value for role in Role)
 
 
 @dataclass
@@ -97,6 +103,7 @@ class SessionStore:
 class _Failures:
     count: int = 0
     locked_until: float = 0.0
+    last_failed: float = 0.0
 
 
 @dataclass
@@ -106,7 +113,8 @@ class LoginGuard:
     clock: Callable[[], float]
     limit: int
     lockout_s: float
-    _accounts: dict[str, _Failures] = field(default_factory=dict)
+    max_clients: int = MAX_CLIENTS
+    _accounts: dict[str, _Failures] = field(default_factory=dict)  # only names in ACCOUNTS
     _clients: dict[str, _Failures] = field(default_factory=dict)
 
     def locked_for(self, account: str, client: str) -> float:
@@ -121,12 +129,33 @@ class LoginGuard:
     def failed(self, account: str, client: str) -> None:
         """Record a failed attempt; lock when the limit is reached."""
         now = self.clock()
-        for table, key in ((self._accounts, account), (self._clients, client)):
+        counted = [(self._clients, client)]
+        if account in ACCOUNTS:
+            counted.append((self._accounts, account))
+        for table, key in counted:
             entry = table.setdefault(key, _Failures())
             entry.count += 1
+            entry.last_failed = now
             if entry.count >= self.limit:
                 entry.locked_until = now + self.lockout_s
                 entry.count = 0
+        self._bound_clients(now)
+
+    def _bound_clients(self, now: float) -> None:
+        """Forget clients past MAX_CLIENTS: unlocked ones first, the longest quiet first."""
+        excess = len(self._clients) - self.max_clients
+        if excess <= 0:
+            return
+        order = sorted(
+            self._clients.items(),
+            key=lambda item: (item[1].locked_until > now, item[1].last_failed),
+        )
+        for key, _ in order[:excess]:
+            del self._clients[key]
+
+    def tracked(self) -> tuple[int, int]:
+        """How many accounts and clients the guard holds counters for."""
+        return len(self._accounts), len(self._clients)
 
     def succeeded(self, account: str, client: str) -> None:
         """A good login clears the account's and the client's counters."""
