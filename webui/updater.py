@@ -2,10 +2,11 @@
 
 The install runs in a thread inside a task the app owns (cleanup_ctx: started with the app,
 cancelled with it), with the LED blinking blue/green meanwhile (renewed every 10 s, so a crashed
-web app leaves no blinking behind). Once installed: with no charging session open the update is
-activated and the charger reboots; during a session it waits, polling the evse status, until the
-session ends or the installer presses "Restart into X now". An update left waiting by a previous
-run is picked up again at start.
+web app leaves no blinking behind). Once installed: when the evse says no charging session is
+open the update is activated and the charger reboots; otherwise it waits, polling the evse
+status, until the session ends or the installer presses "Restart into X now". An evse that does
+not answer (down, restarting, too slow) means a car may be charging: the update waits and the
+page says so; it never restarts on an unknown. An update left waiting is picked up at start.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.evse.api_models import UPDATING_LIFETIME_S
 from runtime.evse.client import EvseApiError, EvseClient, EvseUnavailable
+from runtime.evse.states import STATE_LOOKS
 from runtime.evse.status import EvseStatus
 from runtime.image.grubenv import GrubEnvError
 from runtime.update import running_system
@@ -41,13 +43,14 @@ from webui.restarts import reboot_image
 log = logging.getLogger(__name__)
 
 Phase = Literal["idle", "installing", "waiting", "restarting", "failed", "done"]
+Session = Literal["open", "closed", "unknown"]  # what the evse said; unknown: it did not answer
 INSTALLING_ZIP = "installing.zip"  # the verified upload, in the uploads directory while it installs
 LED_RENEW_S = 10.0  # well inside the evse's UPDATING_LIFETIME_S
 SESSION_POLL_S = 5.0
 SESSION_WAIT_LIMIT_S = 24 * 3600.0  # then only "Restart into X now" activates it
 REBOOT_DELAY_S = 3.0  # the page's next progress poll reads "restarts now" before the charger goes
 EVSE_TIMEOUT_S = 2.0
-IN_SESSION = frozenset({"charging", "suspended_ev", "suspended_evse"})  # runtime.evse.states
+IN_SESSION = frozenset(state.value for state, look in STATE_LOOKS.items() if look.in_session)
 INSTALL_ERRORS = (InstallError, SystemFileError, OSError, GrubEnvError)
 
 
@@ -63,11 +66,21 @@ class InstallProgress(BaseModel):
     message: str = ""
     restart_now: bool = False  # offer "Restart into X now (ends the charging session)"
     restart_label: str = ""
+    evse_unanswered: int = Field(0, ge=0)  # waiting: status requests the evse left unanswered
 
 
 def session_open(status: EvseStatus) -> bool:
-    """A charging session is open (an update must not end it unasked)."""
-    return status.transaction is not None or status.state in IN_SESSION
+    """A charging session is open or energy flows (an update must not end it unasked)."""
+    return status.transaction is not None or status.state in IN_SESSION or status.contactor_closed
+
+
+def unknown_words(reason: str, unanswered: int) -> str:
+    """Why a waiting update does not start although no session is known to be open."""
+    return (
+        f"The charging controller does not answer ({reason}), so a car may be charging: the"
+        f" charger does not restart until it answers that no session is open (asked"
+        f" {unanswered} time{'s' if unanswered != 1 else ''} so far)."
+    )
 
 
 def restart_label(version: str | None) -> str:
@@ -83,6 +96,9 @@ class Updater:
         self.reboot: Callable[[], Awaitable[str]] = reboot_image
         self.poll_s = SESSION_POLL_S
         self.reboot_delay_s = REBOOT_DELAY_S
+        self.evse_timeout_s = EVSE_TIMEOUT_S
+        self._evse_silent: str | None = None  # why the evse's last status request failed
+        self._unanswered = 0  # consecutive status requests the evse left unanswered
         self._phase: Phase = "idle"  # what this process did; the recorded status says the rest
         self._version: str | None = None
         self._step: tuple[str | None, float] = (None, 0.0)
@@ -130,11 +146,11 @@ class Updater:
             await asyncio.to_thread(zip_path.unlink, missing_ok=True)
         self._step = ("done", 1.0)
         log.info("update %s installed in slot %s", result.version, result.target_slot)
-        if await self._session_is_open():
+        if await self._session() == "closed":
+            await self._activate_and_reboot(result.version)
+        else:
             self._phase = "waiting"
             self._watch = self._spawn(self._wait_for_session_end(result.version))
-        else:
-            await self._activate_and_reboot(result.version)
 
     def _progress_reporter(self) -> Progress:
         loop = asyncio.get_running_loop()
@@ -164,11 +180,16 @@ class Updater:
         deadline = loop.time() + SESSION_WAIT_LIMIT_S
         while loop.time() < deadline:
             await asyncio.sleep(self.poll_s)
-            if not await self._session_is_open():
-                log.info("the charging session ended: starting update %s", version)
+            if await self._session() == "closed":
+                log.info("no charging session open: starting update %s", version)
                 await self._activate_and_reboot(version)
                 return
-        log.warning("update %s still waits for a charging session to end: given up", version)
+        log.warning(
+            "update %s waited %.0f h for the charging session to end (or the charging controller"
+            " to answer): given up; only Restart now activates it",
+            version,
+            SESSION_WAIT_LIMIT_S / 3600,
+        )
 
     async def _activate_and_reboot(self, version: str | None) -> None:
         async with self._activating:
@@ -189,14 +210,21 @@ class Updater:
         log.warning("restarting into the update: %s", await self.reboot())
 
     # ----- the evse: sessions and the LED ---------------------------------------------------
-    async def _session_is_open(self) -> bool:
+    async def _session(self) -> Session:
+        """Open, closed, or unknown when the evse does not answer (then a car may be charging)."""
         try:
-            async with EvseClient(self.settings.evse_socket, timeout_s=EVSE_TIMEOUT_S) as evse:
+            async with EvseClient(self.settings.evse_socket, timeout_s=self.evse_timeout_s) as evse:
                 status = await evse.status()
         except (EvseUnavailable, EvseApiError, TimeoutError) as error:
-            log.info("no charging session: the charging controller does not answer (%s)", error)
-            return False  # without the controller nothing charges (the board opens its contactor)
-        return session_open(status)
+            reason = _reason(error, self.evse_timeout_s)
+            if self._evse_silent is None:  # logged once per silence, not at every poll
+                log.warning("update waits: the charging controller does not answer (%s)", reason)
+            self._evse_silent, self._unanswered = reason, self._unanswered + 1
+            return "unknown"
+        if self._evse_silent is not None:
+            log.info("the charging controller answers again")
+        self._evse_silent, self._unanswered = None, 0
+        return "open" if session_open(status) else "closed"
 
     async def _blink_led(self) -> None:
         while True:
@@ -225,12 +253,16 @@ class Updater:
                 message=f"Installing update {self._version}." if installing else self._message,
             )
         if self.settings.slots is not None and _waiting(recorded):
+            message = installed_words(recorded.version, activated=False)
+            if self._evse_silent is not None:
+                message += " " + unknown_words(self._evse_silent, self._unanswered)
             return InstallProgress(
                 phase="waiting",
                 version=recorded.version,
-                message=installed_words(recorded.version, activated=False),
+                message=message,
                 restart_now=True,
                 restart_label=restart_label(recorded.version),
+                evse_unanswered=self._unanswered,
             )
         if recorded.state == "idle":
             return InstallProgress(phase="idle")
@@ -266,6 +298,14 @@ class Updater:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _reason(error: Exception, timeout_s: float) -> str:
+    if isinstance(error, TimeoutError):
+        return f"no answer within {timeout_s:g} s"
+    if isinstance(error, EvseUnavailable):
+        return "it is not running"
+    return str(error)
 
 
 def _install(zip_path: Path, settings: WebSettings, progress: Progress) -> InstallResult:

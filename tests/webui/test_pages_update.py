@@ -7,9 +7,11 @@ development system, the EV login.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,8 @@ from webui.updater import UPDATER_KEY, Updater
 
 RESTARTING = "Update 0.3.0 installed. The charger restarts into it now."
 WAITING = "Update 0.3.0 installed; it starts when the charging session ends."
+NO_ANSWER = "The charging controller does not answer (no answer within 0.2 s), so a car may be"
+NOT_RUNNING = "The charging controller does not answer (it is not running), so a car may be"
 RESTART_LABEL = "Restart into 0.3.0 now (ends the charging session)"
 
 
@@ -95,7 +99,27 @@ def charger(site: Site, tmp_path: Path) -> Charger:
     made.updater.reboot = recorded_reboot
     made.updater.reboot_delay_s = 0.0
     made.updater.poll_s = 0.05
+    made.updater.evse_timeout_s = 0.2
     return made
+
+
+@contextmanager
+def silent_evse(site: Site) -> Iterator[Path]:
+    """A Unix-socket server where the evse's socket is that accepts and never answers."""
+    socket_path = site.state.settings.evse_socket
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+
+    server = site.run(asyncio.start_unix_server(never_answer, path=str(socket_path)))
+    try:
+        yield socket_path
+    finally:
+        server.close()
+        site.run(server.wait_closed())
+        socket_path.unlink(missing_ok=True)
 
 
 class Gates:
@@ -154,11 +178,12 @@ def untouched(charger: Charger) -> None:
 # ----- installing ---------------------------------------------------------------------------
 def test_a_good_update_installs_into_slot_b_and_restarts_into_it(charger: Charger) -> None:
     installer = charger.site.logged_in("installer")
-    answer = upload(installer, charger.update_zip)
-    verdict = answer.json()
-    assert answer.status == 200 and verdict["ok"] is True
-    assert verdict["summary"].endswith(" and is being installed.")
-    progress = charger.wait_for_phase(installer, "restarting")
+    with evse_running(charger.site):  # it answers: no charging session
+        answer = upload(installer, charger.update_zip)
+        verdict = answer.json()
+        assert answer.status == 200 and verdict["ok"] is True
+        assert verdict["summary"].endswith(" and is being installed.")
+        progress = charger.wait_for_phase(installer, "restarting")
     assert progress["message"] == RESTARTING and progress["restart_now"] is False
     assert charger.device.slot_bytes("B")[: len(PAYLOAD)] == PAYLOAD
     assert grub_choice(charger.device.slots.environment()) == "B"
@@ -256,9 +281,61 @@ def test_an_update_left_waiting_by_the_last_run_starts_when_no_session_is_open(
     system = running_system(charger.site.state.settings.system_root)
     device = charger.device
     install_update(zip_path, system, device.slots, device.state_dir, activate=False)
-    charger.site.run(charger.updater.resume())  # as at the web app's start; the evse is down
-    wait_for(charger.site, lambda: charger.reboots == ["reboot"], "the reboot")
+    with evse_running(charger.site):
+        charger.site.run(charger.updater.resume())  # as at the web app's start
+        wait_for(charger.site, lambda: charger.reboots == ["reboot"], "the reboot")
     assert grub_choice(device.slots.environment()) == "B"
+
+
+# ----- an evse that does not answer: maybe in a session ----------------------------------------
+def waits_without_restarting(charger: Charger, agent: Agent, words: str) -> dict[str, Any]:
+    """The update waits, saying the evse does not answer, through three more unanswered polls."""
+    seen: list[dict[str, Any]] = []
+
+    def polled(check: Callable[[dict[str, Any]], bool]) -> bool:
+        seen.append(charger.progress(agent))
+        return check(seen[-1])
+
+    wait_for(charger.site, lambda: polled(lambda p: words in p["message"]), f"words {words!r}")
+    first = seen[-1]["evse_unanswered"]
+    wait_for(
+        charger.site,
+        lambda: polled(lambda p: p["evse_unanswered"] >= first + 3),
+        f"three more unanswered polls (last: {seen[-1]})",
+    )
+    progress = seen[-1]
+    assert progress["phase"] == "waiting", progress
+    assert progress["message"].startswith(WAITING + " " + words), progress["message"]
+    assert progress["restart_now"] is True  # the installer may still decide
+    assert charger.reboots == []
+    assert grub_choice(charger.device.slots.environment()) == "A"  # not activated
+    return progress
+
+
+def test_an_evse_that_does_not_answer_in_time_is_no_reason_to_restart(charger: Charger) -> None:
+    installer = charger.site.logged_in("installer")
+    with silent_evse(charger.site):
+        assert upload(installer, charger.update_zip).json()["ok"] is True
+        waits_without_restarting(charger, installer, NO_ANSWER)
+        assert NO_ANSWER in installer.get("/admin").text
+    waits_without_restarting(charger, installer, NOT_RUNNING)  # no evse at all: unknown too
+    with evse_running(charger.site):  # it answers at last: no session, so the update starts
+        progress = charger.wait_for_phase(installer, "restarting")
+        assert progress["message"] == RESTARTING
+    wait_for(charger.site, lambda: charger.reboots == ["reboot"], "the reboot")
+    assert grub_choice(charger.device.slots.environment()) == "B"
+
+
+def test_a_session_whose_evse_stops_answering_keeps_the_update_waiting(charger: Charger) -> None:
+    installer = charger.site.logged_in("installer")
+    with evse_running(charger.site) as evse:
+        charger.site.run(plugged_and_charging(evse))
+        assert upload(installer, charger.update_zip).json()["ok"] is True
+        assert charger.wait_for_phase(installer, "waiting")["message"] == WAITING
+        charger.site.run(evse.stop_api())  # the controller runs on, its API falls silent
+        with silent_evse(charger.site):
+            waits_without_restarting(charger, installer, NO_ANSWER)
+        assert evse.controller.machine.state.value == "charging"  # the car still charges
 
 
 def test_an_install_that_fails_says_why_and_activates_nothing(charger: Charger) -> None:

@@ -4,6 +4,7 @@
 "use strict";
 
 const INSTALL_POLL_MS = 1000;
+const WAITING_POLL_MS = 5000;  // a waiting update: as often as the updater asks the evse
 const INSTALL_POLL_RETRIES = 10;  // the charger may be busy writing: a few slow answers are fine
 
 function pageCsrfToken() {
@@ -51,6 +52,7 @@ function startInstallProgress() {
 
   const show = (progress) => {
     const installing = progress.phase === "installing";
+    const next = installing ? INSTALL_POLL_MS : progress.phase === "waiting" ? WAITING_POLL_MS : null;
     box.dataset.phase = progress.phase;
     progressBox.hidden = !installing;
     bar.value = progress.percent;
@@ -62,7 +64,7 @@ function startInstallProgress() {
       restart.querySelector("button").textContent = progress.restart_label;
       restart.hidden = !progress.restart_now;
     }
-    return installing;
+    return next;
   };
   const poll = async () => {
     try {
@@ -73,7 +75,8 @@ function startInstallProgress() {
       });
       if (!response.ok) throw new Error(`the charger answered ${response.status}`);
       failures = 0;
-      if (show(await response.json())) timer = setTimeout(poll, INSTALL_POLL_MS);
+      const next = show(await response.json());
+      if (next !== null) timer = setTimeout(poll, next);
     } catch (error) {
       failures += 1;
       if (failures < INSTALL_POLL_RETRIES) {
@@ -89,7 +92,7 @@ function startInstallProgress() {
     failures = 0;
     poll();
   };
-  if (box.dataset.phase === "installing") follow();
+  if (box.dataset.phase === "installing" || box.dataset.phase === "waiting") follow();
   return follow;
 }
 
