@@ -58,3 +58,17 @@ def test_a_save_the_disk_refuses_answers_the_page_and_keeps_nothing(full_site: S
     assert saved.status == 200, saved.text
     written = site.profile_path.read_text()
     assert "timezone: Europe/Berlin" in written and "current_limit_a: 32" in written
+
+
+def test_reset_to_default_on_a_full_disk_says_so_and_changes_nothing(full_site: Site) -> None:
+    site = full_site
+    site.store.apply({"electrical.current_limit_a": 20})  # differs from the default profile
+    installer = site.logged_in("installer")
+    on_disk = site.profile_path.read_text()
+    fill(site.data_dir)
+    installer.get("/installer")
+    answer = installer.post("/installer/reset")
+    assert answer.status == 503, answer.text
+    assert "The settings were not saved: the data partition refused the write" in answer.text
+    assert site.profile_path.read_text() == on_disk
+    assert site.store.get("electrical.current_limit_a") == 20

@@ -11,6 +11,7 @@ from functools import cache
 from aiohttp import web
 
 from runtime.config.errors import ProfileInvalid
+from runtime.config.profile_text import read_profile_text
 from runtime.config.store import ProfileNotSaved
 from runtime.evse.client import EvseUnavailable
 from webui.context import STATE_KEY
@@ -147,8 +148,10 @@ async def reset_to_default(request: web.Request) -> web.Response:
     """POST /installer/reset: the whole profile back to the product's default profile."""
     require_role(request, Role.INSTALLER)
     state = request.app[STATE_KEY]
-    text = await asyncio.to_thread(state.settings.default_profile.read_text, encoding="utf-8")
     try:
+        text = await asyncio.to_thread(
+            read_profile_text, state.settings.default_profile, "the default profile"
+        )
         await asyncio.to_thread(state.store.reset_to, text)
     except ProfileInvalid as invalid:
         message = f"the default profile is invalid: {invalid}"
