@@ -65,3 +65,8 @@ class ModbusPowerBoard:
         if not 0 <= timeout_s <= MAX_WATCHDOG_S:
             raise ValueError(f"watchdog timeout {timeout_s} s is outside 0..{MAX_WATCHDOG_S}")
         await self._unit.write_register(reg.HR_WATCHDOG_S, timeout_s)
+
+    async def read_watchdog(self) -> int:
+        """The watchdog setting as the board holds it now (0 after the board's power-up)."""
+        (timeout_s,) = await self._unit.read_holding_registers(reg.HR_WATCHDOG_S, 1)
+        return timeout_s

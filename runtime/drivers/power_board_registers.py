@@ -25,7 +25,8 @@ Holding registers (FC03 read, FC06/FC16 write)
     102     clear latched faults: write 0xA5A5 (clears the diode fault only; the RCM latch
             clears only by a power cycle of the board); reads 0
     103     communication watchdog [s], 0 = off: with no write for that long the board opens the
-            contactor and sets the pilot to steady +12 V on its own
+            contactor and sets the pilot to steady +12 V on its own; 0 after power-up (so a
+            read of 0 after evse armed it tells that the board was power-cycled)
 """
 
 from __future__ import annotations

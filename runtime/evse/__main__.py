@@ -31,6 +31,7 @@ from runtime.persistence.auth_cache import AuthCache
 from runtime.persistence.database import Database
 from runtime.persistence.errors import PersistenceError
 from runtime.persistence.event_log import EventLog
+from runtime.persistence.latches import LatchStore
 from runtime.persistence.transactions import TransactionStore
 
 log = logging.getLogger("runtime.evse")
@@ -67,7 +68,9 @@ async def serve(data_dir: Path) -> int:
         transactions, EVSE_ID, clock, events, float(profile.csms.meter_values_interval_s or 60)
     )
     authorizer = Authorizer(profile.authorization, AuthCache(database), bridge.available)
-    controller = Controller(profile, opened.devices, sessions, authorizer, clock, events)
+    controller = Controller(
+        profile, opened.devices, sessions, authorizer, clock, events, LatchStore(database)
+    )
     stop = asyncio.Event()
     commands = Commands(controller, stop)
     loop = asyncio.get_running_loop()

@@ -31,6 +31,7 @@ from runtime.evse.api_models import (
     AuthorizeResult,
     Availability,
     Body,
+    ClearFaults,
     CommandAnswer,
     CommandStatus,
     CsmsState,
@@ -89,7 +90,8 @@ COMMANDS: tuple[CommandRoute[Any], ...] = (
     command("/reset", Reset, lambda c, b: c.commands.reset(b.kind)),
     command("/unlock", NoBody, lambda c, b: c.commands.unlock()),
     command("/updating", Updating, lambda c, b: c.commands.set_updating(b.updating, b.duration_s)),
-    command("/faults/clear", NoBody, lambda c, b: c.commands.clear_faults()),
+    command("/faults/clear", ClearFaults, lambda c, b: c.commands.clear_faults(b.by)),
+    command("/tilt/calibrate", NoBody, lambda c, b: c.commands.calibrate_tilt()),
     command("/reload", NoBody, lambda c, b: c.commands.reload()),
 )
 

@@ -116,6 +116,12 @@ class Updating(Body):
     )
 
 
+class ClearFaults(Body):
+    """Clear the latched faults an explicit clear may clear; `by` names who asked (event log)."""
+
+    by: str = Field("local API", min_length=1, max_length=64, pattern=r"^[\w .()-]+$")
+
+
 class NoBody(Body):
     """Commands without parameters accept an empty body or {}."""
 

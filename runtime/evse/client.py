@@ -25,6 +25,7 @@ from runtime.evse.api_models import (
     UPDATING_LIFETIME_S,
     AuthorizeResult,
     Availability,
+    ClearFaults,
     ClientHello,
     CommandAnswer,
     CommandStatus,
@@ -201,9 +202,13 @@ class EvseClient:
         """POST /updating: the LED blinks blue/green for `duration_s` (renew it meanwhile)."""
         return await self._command("/updating", Updating(updating=updating, duration_s=duration_s))
 
-    async def clear_faults(self) -> CommandStatus:
-        """POST /faults/clear."""
-        return await self._command("/faults/clear", None)
+    async def clear_faults(self, by: str = "local API") -> CommandStatus:
+        """POST /faults/clear: clear the latched faults that may be cleared; `by` is logged."""
+        return await self._command("/faults/clear", ClearFaults(by=by))
+
+    async def calibrate_tilt(self) -> CommandStatus:
+        """POST /tilt/calibrate: the next accelerometer sample becomes the rest position."""
+        return await self._command("/tilt/calibrate", None)
 
     async def reload(self) -> CommandStatus:
         """POST /reload: apply a changed profile (restart once no session is open)."""

@@ -99,14 +99,38 @@ class Commands:
             indicator.stop_updating()
         return "Accepted"
 
-    async def clear_faults(self) -> Answer:
-        """Clear what may be cleared (tilt, stuck contactor) and recalibrate the tilt sensor."""
+    async def clear_faults(self, by: str = "local API") -> Answer:
+        """Clear what may be cleared (tilt, stuck contactor): a security event naming `by`.
+
+        The rest position stays: a charger still tilted faults again at its next sample.
+        """
         controller = self._controller
         async with controller.lock:
             cleared = controller.faults.clear()
-            controller.tilt.forget_calibration()
         try:
             await controller.devices.power_board.clear_faults()
         except DeviceError as error:
             log.warning("power board did not clear its faults: %s", error)
+        if cleared:
+            kinds = ", ".join(cleared)
+            controller.events.publish(
+                "security",
+                {
+                    "event": "faults_cleared",
+                    "by": by,
+                    "cleared": list(cleared),
+                    "message": f"EVSE 1: latched faults cleared by {by}: {kinds}",
+                },
+            )
         return "Accepted" if cleared else "Rejected"
+
+    async def calibrate_tilt(self) -> Answer:
+        """Explicit calibration: the next accelerometer sample becomes the stored rest position."""
+        controller = self._controller
+        if controller.devices.accelerometer is None:
+            return "Rejected"
+        async with controller.lock:
+            controller.tilt.forget_calibration()
+            controller.latches.forget_calibration()
+        log.info("tilt sensor: the next sample becomes the rest position")
+        return "Accepted"

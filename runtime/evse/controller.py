@@ -23,6 +23,7 @@ from runtime.evse.faults import ActiveFault, FaultKind, FaultTracker
 from runtime.evse.governor import OutputGovernor, Outputs
 from runtime.evse.iec61851 import MIN_CURRENT_A, REQUESTING_STATES
 from runtime.evse.indicator import Indicator
+from runtime.evse.latches import LatchKeeper
 from runtime.evse.limits import ExternalLimit
 from runtime.evse.machine import SessionMachine, StartSession, StopSession
 from runtime.evse.monitors import OvercurrentMonitor, TiltBumpMonitor
@@ -38,6 +39,7 @@ from runtime.hardware.protocols import (
     RfidReader,
 )
 from runtime.hardware.types import CpState, MeterReading, PowerBoardInfo, PowerBoardStatus
+from runtime.persistence.latches import LatchStore
 from schemas import Profile
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ class Controller:
         authorizer: Authorizer,
         clock: Clock,
         events: EventHub | None = None,
+        latches: LatchStore | None = None,
     ) -> None:
         self.profile = profile
         self.devices = devices
@@ -104,6 +107,7 @@ class Controller:
         self.indicator = Indicator(clock.monotonic)
         self.overcurrent = OvercurrentMonitor(profile.safety.overcurrent, clock.monotonic)
         self.tilt = TiltBumpMonitor(profile.safety.tilt_bump)
+        self.latches = LatchKeeper(latches, clock.now)
         self.external_limit = ExternalLimit(clock)
         self.lock = asyncio.Lock()
         self.reload_requested = False  # restart with the new profile once idle
@@ -124,6 +128,8 @@ class Controller:
         self._shown_at = float("-inf")
         self._meter_tried_at = float("-inf")
         self._background: set[asyncio.Task[None]] = set()
+        for fault in self.latches.restore(self.faults, self.tilt):
+            self.last_error_code = fault.spec.ocpp_error_code
 
     # ----- limits -----------------------------------------------------------------------
     def effective_limit_a(self) -> float:
@@ -361,8 +367,9 @@ class Controller:
             self.accelerometer_watch.failed(str(error))  # a fault once lost, not a log line
             return
         self.accelerometer_watch.answered()
-        if not self.tilt.calibrated:
+        if not self.tilt.calibrated:  # first start, or an explicit calibrate
             self.tilt.calibrate(sample)
+            self.latches.calibrated(sample)
             return
         verdict = self.tilt.check(sample)
         if verdict is not None and FaultKind.TILT not in self.faults.kinds:
@@ -396,6 +403,7 @@ class Controller:
             log.error("fault %s: %s (%s)", fault.kind, spec.description, fault.detail)
         else:
             log.info("fault %s cleared", fault.kind)
+        self.latches.fault_changed(fault, raised)
         self.events.publish(
             "fault",
             {

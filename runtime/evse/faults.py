@@ -2,8 +2,9 @@
 
 One description table (the manual's troubleshooting table 5.4 joined with OCPP error codes)
 and a small tracker of the active ones. Latching follows what the hazard deserves: DC leakage
-and a welded contactor stay until the charger is power-cycled; a tilt stays until an installer
-clears it; communication faults clear themselves once the device answers again.
+and a welded contactor stay until the power board is power-cycled; a tilt stays until an
+installer clears it; communication faults clear themselves once the device answers again.
+Latched faults outlive a restart of evse (runtime.evse.latches keeps them on the data partition).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Latch(StrEnum):
 
     SELF = "self"  # when its condition is gone
     CLEARED = "cleared"  # by an explicit clear (installer, CSMS reset, `sim clear`)
-    POWER_CYCLE = "power_cycle"  # only by a restart of the EVSE (hard reset / power cycle)
+    POWER_CYCLE = "power_cycle"  # only by a power cycle of the power board (not an evse restart)
 
 
 @dataclass(frozen=True)
@@ -155,9 +156,22 @@ class FaultTracker:
         elif kind in self._active and FAULTS[kind].latch is Latch.SELF:
             self._on_change(self._active.pop(kind), False)
 
+    def restore(self, kind: FaultKind, detail: str) -> None:
+        """A fault latched before this process started is active again (no change reported)."""
+        if FAULTS[kind].latch is Latch.SELF:
+            raise ValueError(f"fault {kind} clears itself; only latched faults are restored")
+        self._active.setdefault(kind, ActiveFault(kind, self._clock(), detail))
+
     def clear(self) -> tuple[FaultKind, ...]:
         """Clear what an explicit clear may clear (not the power-cycle faults)."""
-        cleared = tuple(k for k, f in self._active.items() if f.spec.latch is Latch.CLEARED)
+        return self._clear(Latch.CLEARED)
+
+    def clear_power_cycled(self) -> tuple[FaultKind, ...]:
+        """The power board was power-cycled: clear the faults that wait for that."""
+        return self._clear(Latch.POWER_CYCLE)
+
+    def _clear(self, latch: Latch) -> tuple[FaultKind, ...]:
+        cleared = tuple(k for k, f in self._active.items() if f.spec.latch is latch)
         for kind in cleared:
             self._on_change(self._active.pop(kind), False)
         return cleared

@@ -39,7 +39,8 @@ def describe(event: Event) -> tuple[EventLevel, str, str]:
         ).strip()
         return (EventLevel.WARNING if raised else EventLevel.INFO), str(data.get("kind")), message
     if kind == "security":
-        return EventLevel.CRITICAL, str(data.get("event")), f"EVSE 1: {data.get('event')} detected"
+        message = data.get("message") or f"EVSE 1: {data.get('event')} detected"
+        return EventLevel.CRITICAL, str(data.get("event")), str(message)
     if kind == "overcurrent":
         return EventLevel.WARNING, "overcurrent", "EVSE 1: the car drew more than offered"
     what = data.get("what", "")

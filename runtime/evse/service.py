@@ -22,6 +22,7 @@ from runtime.evse.controller import (
 )
 from runtime.evse.faults import FaultKind
 from runtime.evse.iec61851 import PWM_OFF_PERMILLE
+from runtime.evse.latches import arm_watchdog
 from runtime.hardware.errors import DeviceError
 from runtime.persistence.event_log import EventLog
 from runtime.persistence.transactions import TransactionStore
@@ -46,11 +47,15 @@ class EvseContext:
 
 
 async def start_controller(controller: Controller) -> None:
-    """Probe the devices, arm the board's watchdog and close sessions a crash left open."""
+    """Probe the devices, arm the board's watchdog and close sessions a crash left open.
+
+    Arming first checks whether the board was power-cycled since evse last armed it: only that
+    clears the power-cycle latches (RCM, welded contactor) restored from the data partition.
+    """
     devices = controller.devices
     try:
         controller.board_info = await devices.power_board.probe()
-        await devices.power_board.set_watchdog(WATCHDOG_S)
+        await arm_watchdog(devices.power_board, controller.faults, controller.lock, WATCHDOG_S)
     except DeviceError as error:
         log.error("power board: %s", error)
     closed = await controller.sessions.recover(await controller.fresh_meter())
@@ -132,7 +137,8 @@ def _reload_when_idle(controller: Controller, stop: asyncio.Event) -> Callable[[
 def _refresh_watchdog(controller: Controller) -> Callable[[], Awaitable[None]]:
     async def refresh() -> None:
         with contextlib.suppress(DeviceError):
-            await controller.devices.power_board.set_watchdog(WATCHDOG_S)
+            board, faults = controller.devices.power_board, controller.faults
+            await arm_watchdog(board, faults, controller.lock, WATCHDOG_S)
 
     return refresh
 

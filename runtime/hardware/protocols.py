@@ -40,6 +40,10 @@ class PowerBoard(Protocol):
         """Without a command for `timeout_s` the board opens the contactor itself (0 = off)."""
         ...
 
+    async def read_watchdog(self) -> int:
+        """The watchdog setting the board holds; its power-up default is 0 (off)."""
+        ...
+
 
 class EnergyMeter(Protocol):
     """A Modbus kWh meter (MID meter inside, or an external meter)."""

@@ -79,5 +79,24 @@ CREATE TABLE events (
 CREATE INDEX events_by_source ON events (source, id);
 """
 
+# 2: what must outlive a restart of evse: latched faults (a tilt, RCM or welded contactor is not
+# forgotten by a crash or a profile save) and the tilt sensor's rest position (one row).
+SCHEMA_2 = """
+CREATE TABLE latched_faults (
+    kind        TEXT PRIMARY KEY CHECK (length(kind) >= 1),
+    latch       TEXT NOT NULL CHECK (latch IN ('cleared', 'power_cycle')),
+    raised_at   TEXT NOT NULL,
+    detail      TEXT NOT NULL
+);
+
+CREATE TABLE tilt_calibration (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    x_g             REAL NOT NULL,
+    y_g             REAL NOT NULL,
+    z_g             REAL NOT NULL,
+    calibrated_at   TEXT NOT NULL
+);
+"""
+
 BREAKS_OLDER_READERS = "-- breaks older readers"
-MIGRATIONS: tuple[str, ...] = (SCHEMA_1,)
+MIGRATIONS: tuple[str, ...] = (SCHEMA_1, SCHEMA_2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 NOT_AVAILABLE = "not available"
 SAVE_ALL = "all"  # the Installer page's "save all configuration + calibrate"
 EVSE_TIMEOUT_S = 2.0
+
+# Runs after a successful save, before the services are told; its sentence joins the notice.
+OnSave = Callable[[web.Request, Form], Awaitable[str | None]]
 
 
 def evse_client(request: web.Request) -> EvseClient:
@@ -51,6 +54,7 @@ async def settings_page(
     template: str,
     forms: Sequence[Form],
     roles: Sequence[Role] = (Role.INSTALLER,),
+    on_save: OnSave | None = None,
     **extra: Any,
 ) -> web.Response:
     """GET shows the forms; POST saves what changed in the one submitted, answered next to it."""
@@ -72,7 +76,9 @@ async def settings_page(
             for each in forms if name == SAVE_ALL else (form,):
                 typed[each.name] = typed_values(each, data)
         elif outcome.saved or name == SAVE_ALL:  # "save all + calibrate" restarts in any case
+            before = await on_save(request, form) if on_save is not None else None
             notice = await apply_profile_change(state, form)
+            notice = f"{notice} {before}" if before else notice
         else:
             notice = "Nothing changed."
     values = {form.name: typed.get(form.name) or shown_values(state.store, form) for form in forms}

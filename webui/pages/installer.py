@@ -1,11 +1,14 @@
 """Installer page (installer login only): time zone, current limit, installer details, tilt/bump,
-phases and phase rotation, external metering with the CT clamp table, reset to default.
+phases and phase rotation, external metering with the CT clamp table, the latched faults with
+their clear action, reset to default.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import zoneinfo
+from dataclasses import dataclass
 from functools import cache
 
 from aiohttp import web
@@ -13,14 +16,20 @@ from aiohttp import web
 from runtime.config.errors import ProfileInvalid
 from runtime.config.profile_text import read_profile_text
 from runtime.config.store import ProfileNotSaved
-from runtime.evse.client import EvseUnavailable
+from runtime.evse.client import EvseApiError, EvseUnavailable
+from runtime.evse.faults import Latch
+from runtime.evse.status import EvseStatus
 from webui.context import STATE_KEY
 from webui.forms import Form, FormField
-from webui.pages.common import evse_client, settings_page
+from webui.pages.common import SAVE_ALL, evse_client, evse_status, settings_page
 from webui.rendering import render
 from webui.roles import Role
 from webui.security import require_role
 
+log = logging.getLogger(__name__)
+
+CLEARED_BY = "installer (web configurator)"  # who cleared, as the event log records it
+CALIBRATING_FORMS = frozenset({SAVE_ALL, "tilt"})  # "Saving also calibrates"
 ROTATIONS = ("RST", "RTS", "SRT", "STR", "TRS", "TSR")
 ROTATION_LABELS = {
     "RST": "L1-L2-L3",
@@ -139,9 +148,78 @@ def forms() -> tuple[Form, ...]:
     )
 
 
+@dataclass(frozen=True)
+class LatchedFault:
+    """A latched fault as the Installer page lists it."""
+
+    kind: str
+    description: str
+    since: str
+    clearable: bool  # by the clear action here; else only a power cycle of the charger clears it
+
+
+def latched_faults(status: EvseStatus | None) -> tuple[LatchedFault, ...]:
+    """The evse's latched faults (faults that clear themselves are not listed)."""
+    if status is None:
+        return ()
+    return tuple(
+        LatchedFault(
+            fault.kind.replace("_", " "),
+            fault.description,
+            f"{fault.since:%Y-%m-%d %H:%M} UTC",
+            fault.latch == Latch.CLEARED.value,
+        )
+        for fault in status.faults
+        if fault.latch != Latch.SELF.value
+    )
+
+
+async def _calibrate(request: web.Request, form: Form) -> str | None:
+    """A tilt or "save all" save recalibrates explicitly: the next sample is the rest position."""
+    if form.name not in CALIBRATING_FORMS:
+        return None
+    try:
+        async with evse_client(request) as client:
+            answer = await client.calibrate_tilt()
+    except (EvseUnavailable, EvseApiError, TimeoutError) as error:
+        log.warning("tilt sensor not calibrated: %s", error)
+        return "The tilt sensor was not calibrated: the charging controller does not answer."
+    if answer != "Accepted":
+        return "The tilt sensor was not calibrated: the charger has no accelerometer."
+    return "The tilt sensor takes the charger's position now as its rest position."
+
+
 async def installer(request: web.Request) -> web.Response:
-    """GET/POST /installer (the evse calibrates the tilt sensor when it restarts on a save)."""
-    return await settings_page(request, "installer.html", forms())
+    """GET/POST /installer; a tilt or "save all" save also calibrates the tilt sensor."""
+    require_role(request, Role.INSTALLER)
+    status = await evse_status(request)
+    return await settings_page(
+        request,
+        "installer.html",
+        forms(),
+        on_save=_calibrate,
+        latched=latched_faults(status),
+        evse_running=status is not None,
+    )
+
+
+async def clear_faults(request: web.Request) -> web.Response:
+    """POST /installer/faults/clear: clear a latched tilt or stuck contactor (a security event)."""
+    require_role(request, Role.INSTALLER)
+    try:
+        async with evse_client(request) as client:
+            answer = await client.clear_faults(CLEARED_BY)
+    except (EvseUnavailable, EvseApiError, TimeoutError) as error:
+        log.warning("faults not cleared: %s", error)
+        notice = "The charging controller does not answer: nothing was cleared."
+    else:
+        log.warning("clear fault by the installer login: %s", answer)
+        notice = (
+            "The latched faults were cleared."
+            if answer == "Accepted"
+            else "No fault that can be cleared here was latched."
+        )
+    return render(request, "notice.html", title="Clear fault", notice=notice, back="/installer")
 
 
 async def reset_to_default(request: web.Request) -> web.Response:
@@ -176,4 +254,5 @@ ROUTES = (
     ("GET", "/installer", installer),
     ("POST", "/installer", installer),
     ("POST", "/installer/reset", reset_to_default),
+    ("POST", "/installer/faults/clear", clear_faults),
 )

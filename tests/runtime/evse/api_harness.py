@@ -37,6 +37,7 @@ from runtime.evse.status import EvseStatus
 from runtime.persistence.auth_cache import AuthCache
 from runtime.persistence.database import Database
 from runtime.persistence.event_log import EventLog
+from runtime.persistence.latches import LatchStore
 from runtime.persistence.transactions import TransactionStore
 from runtime.sim.car import CarSpec, SimCar
 from runtime.sim.modbus_server import LOOPBACK
@@ -169,6 +170,7 @@ async def running_evse(
         Authorizer(profile.authorization, AuthCache(database), bridge.available, now=clock.now),
         clock.clock(),
         events,
+        LatchStore(database),
     )
     shutdown = asyncio.Event()
     context = EvseContext(controller, Commands(controller, shutdown), store, EventLog(database))

@@ -2,7 +2,9 @@
 
 The simulated board, meter and car answer over RTU frames on loopback TCP; the RFID reader,
 LED and accelerometer over the SMBus double's Unix socket. Time is real (the control loop
-polls every 50 ms), so every wait here is bounded and polls the condition.
+polls every 50 ms), so every wait here is bounded and polls the condition. `restart_evse()`
+stops the controller and starts a new one on the same data directory while the simulated
+board, meter, car and chips keep their state (as supervisord restarts `evse` on the charger).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import logging
 import shutil
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.config.loader import load_profile
@@ -26,6 +28,7 @@ from runtime.evse.sessions import SessionKeeper
 from runtime.evse.states import EvseState, LedColour, colour_of
 from runtime.persistence.auth_cache import AuthCache
 from runtime.persistence.database import Database
+from runtime.persistence.latches import LatchStore
 from runtime.persistence.transactions import TransactionStore
 from runtime.sim.car import CarSpec, SimCar
 from runtime.sim.modbus_server import SimModbusServer
@@ -44,6 +47,44 @@ logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 
 @dataclass
+class Evse:
+    """One run of the evse service in this process: its devices, database and loops."""
+
+    opened: OpenDevices
+    database: Database
+    controller: Controller
+    transactions: TransactionStore
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    running: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(cls, profile: Profile, endpoints: SimEndpoints, database_path: Path) -> Evse:
+        """Open the devices and the database, build the controller, start its loops."""
+        opened: OpenDevices = open_devices(profile, endpoints)
+        database = Database.open(database_path)
+        transactions = TransactionStore(database)
+        events = EventHub()
+        clock = Clock()
+        sessions = SessionKeeper(transactions, 1, clock, events, sample_interval_s=1.0)
+        authorizer = Authorizer(profile.authorization, AuthCache(database), lambda: None)
+        controller = Controller(
+            profile, opened.devices, sessions, authorizer, clock, events, LatchStore(database)
+        )
+        evse = cls(opened, database, controller, transactions)
+        await start_controller(controller)
+        evse.running = asyncio.create_task(run_controller(controller, evse.stop))
+        return evse
+
+    async def close(self) -> None:
+        """Stop the loops (the charger left safe), release the buses and the database."""
+        self.stop.set()
+        if self.running is not None:
+            await asyncio.wait_for(self.running, timeout=5)
+        await self.opened.close()
+        self.database.close()
+
+
+@dataclass
 class Rig:
     """The running charger and its simulated surroundings."""
 
@@ -51,9 +92,30 @@ class Rig:
     station: SimStation
     chips: ChargerI2c
     modbus: SimModbusServer
-    controller: Controller
-    transactions: TransactionStore
-    database: Database
+    endpoints: SimEndpoints
+    database_path: Path
+    evse: Evse
+
+    @property
+    def controller(self) -> Controller:
+        """The running controller."""
+        return self.evse.controller
+
+    @property
+    def transactions(self) -> TransactionStore:
+        """The running service's transaction store."""
+        return self.evse.transactions
+
+    @property
+    def database(self) -> Database:
+        """The running service's database."""
+        return self.evse.database
+
+    async def restart_evse(self, while_down: Callable[[], None] = lambda: None) -> None:
+        """Stop evse, do `while_down`, start evse again on the same data directory."""
+        await self.evse.close()
+        while_down()
+        self.evse = await Evse.start(self.profile, self.endpoints, self.database_path)
 
     @property
     def state(self) -> EvseState:
@@ -143,28 +205,16 @@ async def running_charger(
         i2c_socket=str(i2c_socket),
         control_socket="",
     )
-    opened: OpenDevices = open_devices(profile, endpoints)
-    database = Database.open(database_path or tmp_path / "chargeos.db")
-    transactions = TransactionStore(database)
-    events = EventHub()
-    clock = Clock()
-    sessions = SessionKeeper(transactions, 1, clock, events, sample_interval_s=1.0)
-    authorizer = Authorizer(profile.authorization, AuthCache(database), lambda: None)
-    controller = Controller(profile, opened.devices, sessions, authorizer, clock, events)
-    stop = asyncio.Event()
+    database_path = database_path or tmp_path / "chargeos.db"
     ticking = asyncio.create_task(station.run())
-    await start_controller(controller)
-    running = asyncio.create_task(run_controller(controller, stop))
-    rig = Rig(profile, station, chips, modbus, controller, transactions, database)
+    evse = await Evse.start(profile, endpoints, database_path)
+    rig = Rig(profile, station, chips, modbus, endpoints, database_path, evse)
     try:
         yield rig
     finally:
-        stop.set()
-        await asyncio.wait_for(running, timeout=5)
+        await rig.evse.close()
         ticking.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticking
-        await opened.close()
         await i2c_server.close()
         await modbus.stop()
-        database.close()

@@ -30,6 +30,7 @@ from runtime.evse.events import EventHub
 from runtime.evse.sessions import SessionKeeper
 from runtime.persistence.auth_cache import AuthCache
 from runtime.persistence.database import Database
+from runtime.persistence.latches import LatchStore
 from runtime.persistence.transactions import TransactionStore
 from runtime.sim.car import CarSpec, SimCar
 from runtime.sim.local_modbus import LocalModbusBus
@@ -83,7 +84,9 @@ class VirtualCharger:
         events = EventHub(self.time.now)
         sessions = SessionKeeper(self.transactions, 1, clock, events, sample_interval_s=60)
         authorizer = Authorizer(profile.authorization, AuthCache(self.database), lambda: None)
-        self.controller = Controller(profile, devices, sessions, authorizer, clock, events)
+        self.controller = Controller(
+            profile, devices, sessions, authorizer, clock, events, LatchStore(self.database)
+        )
         self._next = {"meter": 0.0, "card": 0.0, "tilt": 0.0}
 
     async def advance(self, seconds: float) -> None:
