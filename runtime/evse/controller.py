@@ -148,9 +148,11 @@ class Controller:
         status = await self._poll_board()
         async with self.lock:
             if status is not None:
+                # -12 V is ours, or left on the board by an evse killed while it held it
+                forced_low = 0 in (self.governor.outputs.duty_permille, status.pwm_duty_permille)
                 self.thermal_throttle = self.checks.judge(
                     status,
-                    pilot_forced_low=self.governor.outputs.duty_permille == 0,
+                    pilot_forced_low=forced_low,
                     commanded=self._applied.contactor_closed if self._applied else False,
                 )
                 await self._retry_latched_diode_fault(status)

@@ -156,11 +156,11 @@ class FaultTracker:
         elif kind in self._active and FAULTS[kind].latch is Latch.SELF:
             self._on_change(self._active.pop(kind), False)
 
-    def restore(self, kind: FaultKind, detail: str) -> None:
-        """A fault latched before this process started is active again (no change reported)."""
+    def restore(self, kind: FaultKind, detail: str, age_s: float = 0.0) -> None:
+        """A fault latched `age_s` before now, by an earlier evse, is active again (unreported)."""
         if FAULTS[kind].latch is Latch.SELF:
             raise ValueError(f"fault {kind} clears itself; only latched faults are restored")
-        self._active.setdefault(kind, ActiveFault(kind, self._clock(), detail))
+        self._active.setdefault(kind, ActiveFault(kind, self._clock() - max(0.0, age_s), detail))
 
     def clear(self) -> tuple[FaultKind, ...]:
         """Clear what an explicit clear may clear (not the power-cycle faults)."""

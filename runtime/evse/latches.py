@@ -51,8 +51,8 @@ class LatchKeeper:
             except ValueError:
                 log.error("stored latch %r is no fault this evse knows; ignored", row.kind)
                 continue
-            since = f"{row.raised_at:%Y-%m-%d %H:%M:%S} UTC"
-            faults.restore(kind, f"latched since {since}: {row.detail}")
+            age_s = (self._now() - row.raised_at).total_seconds()
+            faults.restore(kind, f"{row.detail} (latched before evse restarted)", age_s)
             restored.append(kind)
         if restored:
             log.warning("faults latched before this start: %s", ", ".join(restored))

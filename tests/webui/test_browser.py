@@ -191,6 +191,25 @@ def test_the_ev_login_is_refused_the_installer_page(stack: Stack, context: Brows
     expect(page.locator('[name="electrical.current_limit_a"]')).to_have_count(0)
 
 
+def test_the_installer_clears_a_latched_tilt_on_the_installer_page(
+    stack: Stack, context: BrowserContext
+) -> None:
+    wait_for_evse(stack, "available")
+    stack.sim("fault", "tilt")
+    try:
+        wait_for_evse(stack, "faulted")
+    finally:
+        stack.sim("clear")  # straightened: the tilt stays latched
+    page = log_in(context, stack, "installer")
+    page.goto(f"{stack.base_url}/installer")
+    latched = page.get_by_role("region", name="Latched faults")
+    expect(latched.get_by_role("row").filter(has_text="tilt")).to_contain_text("Clear fault")
+    latched.get_by_role("button", name="Clear fault").click()
+    page.wait_for_load_state()
+    expect(page.get_by_role("status").first).to_contain_text("The latched faults were cleared.")
+    wait_for_evse(stack, "available")
+
+
 def corrupt_zip() -> bytes:
     """A zip cut in half: local headers present, central directory missing."""
     buffer = io.BytesIO()

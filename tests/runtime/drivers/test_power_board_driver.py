@@ -169,6 +169,18 @@ def test_watchdog_opens_the_contactor_when_the_controller_goes_quiet() -> None:
     run_rig(scenario)
 
 
+def test_the_watchdog_setting_reads_back_until_the_board_is_power_cycled() -> None:
+    async def scenario(rig: Rig) -> None:
+        assert await rig.board.read_watchdog() == 0  # power-up default: off
+        await rig.board.set_watchdog(3)
+        rig.station.advance(5.0)  # tripping keeps the setting
+        assert await rig.board.read_watchdog() == 3
+        rig.station.board.power_cycle()
+        assert await rig.board.read_watchdog() == 0
+
+    run_rig(scenario)
+
+
 def test_welded_relay_stays_closed_and_is_reported() -> None:
     async def scenario(rig: Rig) -> None:
         rig.station.board.weld_relay()

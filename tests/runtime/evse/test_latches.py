@@ -8,18 +8,29 @@ one calibrated before the restart, and only a power cycle of the power board cle
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
+import signal
+from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
+
+from runtime.evse.client import EvseClient, EvseUnavailable
 from runtime.evse.commands import Commands
 from runtime.evse.faults import FaultKind
 from runtime.evse.states import EvseState as S
 from runtime.evse.states import LedColour
-from tests.runtime.evse.harness import Rig, running_charger
+from runtime.evse.status import EvseStatus
+from tests.runtime.evse.harness import SIMULATED, Rig, running_charger
+from tests.runtime.evse.test_crash import sim_command, spawn
 
 SETTLE_S = 0.5  # several accelerometer samples (every 100 ms) and LED refreshes
 UPRIGHT_DEG = 0.0
 SLIGHT_LEAN_DEG = 12.0  # below the simulated profile's Tilt Angle (20°)
 STEEP_LEAN_DEG = 45.0
+PROCESS_POLLS = 300  # x 0.1 s: a process start under load is slow
+PROCESS_POLL_S = 0.1
 
 
 def commands(rig: Rig) -> Commands:
@@ -132,3 +143,49 @@ def test_a_board_power_cycled_while_evse_was_down_is_noticed_at_its_start(tmp_pa
             assert rig.controller.faults.kinds == frozenset()
 
     asyncio.run(scenario())
+
+
+def test_a_tilt_stays_latched_and_red_across_a_kill_of_the_evse_process(tmp_path: Path) -> None:
+    """SIGKILL, not a stop: the latch was on the data partition the moment it was raised."""
+    (tmp_path / "log").mkdir()
+    shutil.copy(SIMULATED, tmp_path / "profile.yaml")
+    sim = spawn("runtime.sim", tmp_path, "serve")
+
+    async def status_until(check: Callable[[EvseStatus], bool], what: str) -> EvseStatus:
+        for _ in range(PROCESS_POLLS):
+            with contextlib.suppress(EvseUnavailable, TimeoutError):
+                async with EvseClient(tmp_path / "run" / "evse.sock", timeout_s=1.0) as client:
+                    status = await client.status()
+                if check(status):
+                    return status
+            await asyncio.sleep(PROCESS_POLL_S)
+        raise AssertionError(f"evse never reported {what}")
+
+    async def scenario() -> None:
+        connector = aiohttp.UnixConnector(path=str(tmp_path / "run" / "sim.sock"))
+        async with aiohttp.ClientSession(connector=connector) as sim_api:
+            evse = spawn("runtime.evse", tmp_path)
+            try:
+                await status_until(lambda s: s.state == "available", "available")
+                await asyncio.sleep(SETTLE_S)  # calibrated upright
+                await sim_command(sim_api, "/fault", {"kind": "tilt"})
+                await status_until(lambda s: s.led == "red", "the tilt fault")
+            finally:
+                evse.send_signal(signal.SIGKILL)
+                evse.wait(timeout=10)
+            evse = spawn("runtime.evse", tmp_path)  # the charger is still tilted
+            try:
+                status = await status_until(lambda s: s.state != "booting", "a state")
+                await asyncio.sleep(SETTLE_S)
+                status = await status_until(lambda s: True, "its status")
+                assert (status.state, status.led) == ("faulted", "red")
+                assert [fault.kind for fault in status.faults] == ["tilt"]
+            finally:
+                evse.send_signal(signal.SIGTERM)
+                evse.wait(timeout=10)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=10)
