@@ -163,6 +163,8 @@ def test_tilt_or_bump_is_red_and_a_security_event_until_cleared(tmp_path: Path, 
         async with running_charger(tmp_path) as rig:
             await rig.until_led(LedColour.GREEN)
             await asyncio.sleep(0.3)  # the first samples calibrate the rest position
+            sensor = rig.chips.accelerometer
+            taken = sensor.samples_taken
             async with rig.controller.events.subscribe() as events:
                 if how == "tilt":
                     rig.chips.accelerometer.tilt(45)
@@ -174,6 +176,7 @@ def test_tilt_or_bump_is_red_and_a_security_event_until_cleared(tmp_path: Path, 
                     kinds.append(events.get_nowait()["type"])
                 assert "security" in kinds
             rig.chips.accelerometer.tilt(0)
+            await rig.until(lambda: sensor.samples_taken > taken + 6)  # the knock is over
             await asyncio.sleep(0.3)
             assert rig.led() is LedColour.RED  # stays until an installer clears it
             assert await Commands(rig.controller, asyncio.Event()).clear_faults() == "Accepted"
