@@ -100,20 +100,33 @@ class LatchKeeper:
             log.error("tilt calibration not stored (%s): evse restarts with the old one", error)
 
 
+async def board_was_power_cycled(board: PowerBoard) -> bool:
+    """True when the board's watchdog register is back at its power-up default (evse armed it)."""
+    try:
+        return await board.read_watchdog() == POWER_UP_WATCHDOG_S
+    except DeviceError as error:
+        log.warning("power board watchdog setting not read (power cycle not checked): %s", error)
+        return False
+
+
+def clear_power_cycle_latches(faults: FaultTracker) -> tuple[FaultKind, ...]:
+    """The board was power-cycled: clear RCM and weld latches (call with the controller's lock)."""
+    cleared = faults.clear_power_cycled()
+    if cleared:
+        log.warning("the power board was power-cycled: cleared %s", ", ".join(cleared))
+    return cleared
+
+
 async def arm_watchdog(
     board: PowerBoard, faults: FaultTracker, lock: asyncio.Lock, timeout_s: int
 ) -> tuple[FaultKind, ...]:
-    """Arm the board's watchdog; found at its power-up default, the board was power-cycled."""
+    """Arm the board's watchdog; found at its power-up default, the board was power-cycled.
+
+    Whatever writes the watchdog register must check first: once written, the sign is gone.
+    """
     cleared: tuple[FaultKind, ...] = ()
-    try:
-        armed_s = await board.read_watchdog()
-    except DeviceError as error:
-        log.warning("power board watchdog setting not read (power cycle not checked): %s", error)
-    else:
-        if armed_s == POWER_UP_WATCHDOG_S:
-            async with lock:
-                cleared = faults.clear_power_cycled()
-            if cleared:
-                log.warning("the power board was power-cycled: cleared %s", ", ".join(cleared))
+    if await board_was_power_cycled(board):
+        async with lock:
+            cleared = clear_power_cycle_latches(faults)
     await board.set_watchdog(timeout_s)
     return cleared
