@@ -47,6 +47,9 @@ class PlugRequest(Request):
     max_current_a: float | None = Field(
         None, ge=1, le=80, description="Onboard charger limit per phase [A]"
     )
+    ventilation: bool = Field(
+        False, description="The car needs ventilation: it requests state D instead of C"
+    )
 
 
 class CardRequest(Request):
@@ -115,6 +118,7 @@ class CarView(Snapshot):
     cp: str  # what the car presents on the pilot
     full: bool
     fault: str
+    needs_ventilation: bool  # asks for energy in state D instead of C
     phases: int
     max_current_a: float
     capacity_kwh: float

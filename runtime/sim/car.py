@@ -1,8 +1,8 @@
 """A simulated EV on the charging cable, following IEC 61851-1 (basic PWM signalling, no HLC).
 
 Plugged in it presents B; while it wants energy and the pilot offers current it requests C
-(D when it needs ventilation) and draws min(offered, onboard charger max) on 1 or 3 phases,
-following a new limit after its reaction time; full at its session capacity, it returns to B.
+(D for a car that needs ventilation) and draws min(offered, onboard charger max) on 1 or 3
+phases, following a new limit after its reaction time; full at its session capacity, back to B.
 Time moves only through `tick()`; faults on command make it misbehave.
 """
 
@@ -28,7 +28,6 @@ class CarFault(StrEnum):
 
     NONE = "none"
     OVERCURRENT = "overcurrent"  # draws more than the pilot allows
-    VENTILATION = "ventilation"  # requests D instead of C
     DIODE = "diode"  # CP diode missing: the board sees no clean negative half-wave
     CP_SHORT = "cp_short"  # pilot shorted to PE: state E
 
@@ -51,6 +50,7 @@ class CarStatus:
     plugged: bool
     cp_state: CpState
     fault: CarFault
+    needs_ventilation: bool
     offered_current_a: float
     current_limit_a: float  # what the car currently obeys (after its reaction time)
     currents_a: tuple[float, float, float]
@@ -65,6 +65,7 @@ class SimCar:
         self.spec = spec or CarSpec()
         self.fault = CarFault.NONE
         self._plugged = False
+        self._needs_ventilation = False
         self._capacity_kwh = self.spec.capacity_kwh
         self._energy_kwh = 0.0
         self._full = False
@@ -74,9 +75,14 @@ class SimCar:
         self._pending: deque[tuple[float, float]] = deque()
         self._currents: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
-    def plug_in(self, *, capacity_kwh: float | None = None) -> None:
-        """Connect the cable; a new session starts with `capacity_kwh` (default from spec)."""
+    def plug_in(self, *, capacity_kwh: float | None = None, ventilation: bool = False) -> None:
+        """Connect the cable; a new session takes `capacity_kwh` (default from spec).
+
+        With `ventilation` the car asks for energy in state D (ventilation required) instead
+        of C, as a car with a battery that gasses while charging does (IEC 61851-1 Table A.3).
+        """
         self._plugged = True
+        self._needs_ventilation = ventilation
         self._capacity_kwh = self.spec.capacity_kwh if capacity_kwh is None else capacity_kwh
         self._energy_kwh = 0.0
         self._full = self._capacity_kwh <= 0
@@ -101,6 +107,11 @@ class SimCar:
     def plugged(self) -> bool:
         """The cable is in the car."""
         return self._plugged
+
+    @property
+    def needs_ventilation(self) -> bool:
+        """The car asks for energy in state D (ventilation required) instead of C."""
+        return self._needs_ventilation
 
     @property
     def full(self) -> bool:
@@ -137,7 +148,7 @@ class SimCar:
         requesting = not self._full and (self._offered_a > 0 or self._limit_a > 0)
         if not requesting:
             return CpState.B
-        return CpState.D if self.fault is CarFault.VENTILATION else CpState.C
+        return CpState.D if self._needs_ventilation else CpState.C
 
     def tick(
         self,
@@ -189,6 +200,7 @@ class SimCar:
             plugged=self._plugged,
             cp_state=self.cp_state,
             fault=self.fault,
+            needs_ventilation=self._needs_ventilation,
             offered_current_a=self._offered_a,
             current_limit_a=self._limit_a,
             currents_a=self._currents,

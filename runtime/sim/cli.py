@@ -105,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     plug.add_argument("--capacity-kwh", type=float, help="energy the car takes before it is full")
     plug.add_argument("--phases", type=int, choices=(1, 3), help="phases of its onboard charger")
     plug.add_argument("--max-current-a", type=float, help="its onboard charger limit per phase")
+    plug.add_argument(
+        "--ventilation",
+        action="store_true",
+        help="the car needs ventilation: it requests state D instead of C",
+    )
     command("unplug", "pull the cable out")
     card = command("card", "hold an RFID card at the reader")
     card.add_argument("uid", help="card UID in hex, e.g. FB433810")
@@ -131,6 +136,7 @@ def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]
             "capacity_kwh": args.capacity_kwh,
             "phases": args.phases,
             "max_current_a": args.max_current_a,
+            "ventilation": args.ventilation or None,
         }
         return "POST", "/plug", {k: v for k, v in body.items() if v is not None}
     if name == "card":

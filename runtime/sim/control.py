@@ -124,7 +124,7 @@ async def _conflicts(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 async def plug(request: web.Request) -> web.Response:
-    """POST /plug {capacity_kwh?, phases?, max_current_a?}."""
+    """POST /plug {capacity_kwh?, phases?, max_current_a?, ventilation?}."""
     body = await _body(request, PlugRequest)
     return _reply(request.app[RIG].plug(body))
 

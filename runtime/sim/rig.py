@@ -98,7 +98,10 @@ class SimRig:
         return self.station.car
 
     def plug(self, request: PlugRequest) -> str:
-        """Plug a car in (a different model when phases or max current are given)."""
+        """Plug a car in (a different model when phases or max current are given).
+
+        With `request.ventilation` the car asks for energy in state D instead of C.
+        """
         if self.car.plugged:
             raise SimConflict("a car is already plugged in; unplug it first")
         if request.phases is not None or request.max_current_a is not None:
@@ -115,11 +118,12 @@ class SimRig:
             car = SimCar(spec)
             car.misbehave(self.car.fault)
             self.station.car = car
-        self.car.plug_in(capacity_kwh=request.capacity_kwh)
+        self.car.plug_in(capacity_kwh=request.capacity_kwh, ventilation=request.ventilation)
         spec = self.car.spec
+        ventilation = ", needs ventilation (state D)" if request.ventilation else ""
         return (
             f"car plugged in: {spec.phases} phase(s), {spec.max_current_a:g} A, "
-            f"takes {self.car.capacity_kwh:g} kWh"
+            f"takes {self.car.capacity_kwh:g} kWh{ventilation}"
         )
 
     def unplug(self) -> str:
@@ -202,6 +206,7 @@ class SimRig:
                 cp=car.cp_state.value,
                 full=car.full,
                 fault=car.fault.value,
+                needs_ventilation=car.needs_ventilation,
                 phases=self.car.spec.phases,
                 max_current_a=self.car.spec.max_current_a,
                 capacity_kwh=self.car.capacity_kwh,

@@ -66,6 +66,7 @@ def _car_line(car: CarView) -> str:
     if not car.plugged:
         return f"unplugged ({car.phases} phase(s), {car.max_current_a:g} A)"
     fault = "" if car.fault == "none" else f", misbehaving: {car.fault}"
+    fault = (", needs ventilation" if car.needs_ventilation else "") + fault
     return (
         f"presents {car.cp}, offered {car.offered_current_a:.1f} A, draws {_amps(car.currents_a)}, "
         f"{car.energy_kwh:.3f} of {car.capacity_kwh:.3f} kWh{', full' if car.full else ''}{fault}"

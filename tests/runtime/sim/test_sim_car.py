@@ -115,15 +115,26 @@ def test_overcurrent_mode_draws_more_than_offered() -> None:
     assert car.currents_a[0] == pytest.approx(22.02)
 
 
-@pytest.mark.parametrize(
-    ("fault", "state"), [(CarFault.VENTILATION, CpState.D), (CarFault.CP_SHORT, CpState.E)]
-)
-def test_misbehaving_car_presents_its_fault_state(fault: CarFault, state: CpState) -> None:
+def test_shorted_pilot_presents_state_e() -> None:
     car = SimCar()
     car.plug_in()
-    car.misbehave(fault)
+    car.misbehave(CarFault.CP_SHORT)
     run(car, 1, duty=DUTY_16_A)
-    assert car.cp_state is state
+    assert car.cp_state is CpState.E
+
+
+def test_car_that_needs_ventilation_asks_in_state_d_and_draws_when_energized() -> None:
+    car = SimCar(CarSpec(reaction_time_s=0.0))
+    car.plug_in(ventilation=True)
+    assert car.cp_state is CpState.B
+    run(car, 1, duty=DUTY_16_A)
+    assert car.cp_state is CpState.D
+    assert car.currents_a[0] > 0
+    assert car.status().needs_ventilation
+    car.unplug()
+    car.plug_in()
+    run(car, 1, duty=DUTY_16_A)
+    assert car.cp_state is CpState.C
 
 
 def test_diode_fault_is_visible_to_the_board() -> None:

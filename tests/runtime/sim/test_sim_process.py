@@ -189,6 +189,21 @@ def test_plugging_a_car_puts_the_pilot_in_state_b(running: RunningSim) -> None:
     assert again.stderr.strip() == "sim: a car is already plugged in; unplug it first"
 
 
+def test_plug_ventilation_brings_a_car_that_asks_in_state_d(running: RunningSim) -> None:
+    async def offered_then_cp(opened: OpenDevices) -> CpState:
+        board = opened.devices.power_board
+        await board.set_pwm(266)  # 16 A offered: the car asks for energy
+        asking = await eventually(board.read_status, lambda s: s.cp_state is not CpState.B)
+        await board.set_pwm(1000)
+        return asking.cp_state
+
+    answer = cli(running, "plug", "--ventilation").stdout
+    assert "needs ventilation (state D)" in answer
+    assert api(running, "GET", "/status")["car"]["needs_ventilation"] is True
+    assert with_devices(running, offered_then_cp) is CpState.D
+    assert "needs ventilation" in cli(running, "status").stdout
+
+
 def test_a_full_car_stays_in_b_and_says_so(running: RunningSim) -> None:
     cli(running, "plug")
     cli(running, "full")

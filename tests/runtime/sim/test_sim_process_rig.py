@@ -59,6 +59,18 @@ def test_plug_options_bring_a_different_car() -> None:
     assert rig.status().car.phases == 1  # the last car stays on the drive
 
 
+def test_a_car_plugged_with_ventilation_asks_in_state_d() -> None:
+    rig = SimRig.from_profile(simulated())
+    rig.plug(PlugRequest(ventilation=True))
+    rig.station.board.duty_command = 266  # the EVSE offers 16 A
+    rig.tick(0.02)
+    assert rig.status().board.cp_state == "D"
+    assert rig.status().car.needs_ventilation
+    rig.unplug()
+    rig.plug(PlugRequest())
+    assert not rig.status().car.needs_ventilation  # the next car asks in C again
+
+
 def test_commands_that_need_a_car_say_so() -> None:
     rig = SimRig.from_profile(simulated())
     with pytest.raises(SimConflict, match="no car is plugged in"):
