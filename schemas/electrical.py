@@ -1,4 +1,4 @@
-"""The charger's electrical connection: phases, phase rotation and current limits.
+"""The charger's electrical connection: phases, phase rotation, current limits, ventilation.
 
 Phase rotation follows manual 4.2.3: the setting names, in order, the grid phases that the
 charger's L1, L2 and L3 are wired to; CT1..CT3 are clamped on the grid phases in that order.
@@ -33,7 +33,7 @@ class PhaseRotation(StrEnum):
 
 
 class Electrical(ProfileModel):
-    """Installer page "Phase Settings" and "Charger Current Limit"."""
+    """Installer page "Phase Settings" and "Charger Current Limit", and the site's ventilation."""
 
     model_config = ConfigDict(
         json_schema_extra=json_schema_rules(
@@ -59,6 +59,13 @@ class Electrical(ProfileModel):
     )
     nominal_voltage_v: Literal[230, 240] = Field(230, description="Nominal phase voltage [V]")
     frequency_hz: Literal[50, 60] = Field(50, description="Grid frequency [Hz]")
+    ventilation_available: bool = Field(
+        False,
+        description=(
+            "Charging Area Ventilation (charge a car that requests ventilation, IEC 61851-1"
+            " state D; off: such a car gets no energy and the charger shows a fault)"
+        ),
+    )
 
     @cross_field_rule
     def phase_rotation_needs_three_phases(self) -> Iterator[Violation]:

@@ -19,9 +19,9 @@ from runtime.evse.board_checks import BoardChecks
 from runtime.evse.clock import Clock
 from runtime.evse.device_watch import DeviceWatch, WarningKind, WarningTracker, announce_warnings
 from runtime.evse.events import EventHub
-from runtime.evse.faults import ActiveFault, FaultKind, FaultTracker
+from runtime.evse.faults import PILOT_WATCHED, ActiveFault, FaultKind, FaultTracker
 from runtime.evse.governor import OutputGovernor, Outputs
-from runtime.evse.iec61851 import MIN_CURRENT_A, REQUESTING_STATES
+from runtime.evse.iec61851 import CONNECTED_STATES, MIN_CURRENT_A
 from runtime.evse.indicator import Indicator
 from runtime.evse.latches import LatchKeeper
 from runtime.evse.limits import ExternalLimit
@@ -91,7 +91,8 @@ class Controller:
         self.authorizer = authorizer
         self.clock = clock
         self.events = events or EventHub()
-        self.machine = SessionMachine()
+        ventilation = profile.electrical.ventilation_available
+        self.machine = SessionMachine(ventilation_available=ventilation)
         self.faults = FaultTracker(clock.monotonic, self._fault_changed)
         self.warnings = WarningTracker(clock.monotonic, announce_warnings(self.events))
         self.accelerometer_watch = DeviceWatch(
@@ -102,8 +103,13 @@ class Controller:
             LED_MISSING_AFTER,
             lambda missing, detail: self.warnings.report(WarningKind.LED, missing, detail),
         )
-        self.governor = OutputGovernor(clock.monotonic)
-        self.checks = BoardChecks(self.faults, profile.safety.temperature, clock.monotonic)
+        self.governor = OutputGovernor(clock.monotonic, ventilation_available=ventilation)
+        self.checks = BoardChecks(
+            self.faults,
+            profile.safety.temperature,
+            clock.monotonic,
+            ventilation_available=ventilation,
+        )
         self.indicator = Indicator(clock.monotonic)
         self.overcurrent = OvercurrentMonitor(profile.safety.overcurrent, clock.monotonic)
         self.tilt = TiltBumpMonitor(profile.safety.tilt_bump)
@@ -235,7 +241,7 @@ class Controller:
 
     async def _apply_outputs(self, status: PowerBoardStatus | None) -> None:
         look = self.machine.look
-        if look.pilot is Pilot.FAULT and self.faults.kinds <= {FaultKind.PILOT}:
+        if look.pilot is Pilot.FAULT and self.faults.kinds <= PILOT_WATCHED:
             look = type(look)(look.led, look.ocpp, Pilot.OFF, look.contactor, look.in_session)
         cp = status.cp_state if status is not None else CpState.A
         urgent = self._urgent_stop or bool(self.faults.kinds)
@@ -420,4 +426,4 @@ class Controller:
 
 def _plugged_cp(cp: CpState) -> CpState:
     """E and F are faults, not cable states: for the machine they read as 'no car'."""
-    return cp if cp in (CpState.A, CpState.B, *REQUESTING_STATES) else CpState.A
+    return cp if cp in CONNECTED_STATES else CpState.A

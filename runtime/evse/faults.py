@@ -27,6 +27,7 @@ class FaultKind(StrEnum):
     OVER_TEMPERATURE = "over_temperature"
     CONTACTOR_WELDED = "contactor_welded"
     CONTACTOR_STUCK_OPEN = "contactor_stuck_open"
+    VENTILATION = "ventilation"
 
 
 class Latch(StrEnum):
@@ -107,7 +108,22 @@ FAULTS: dict[FaultKind, FaultSpec] = {
         Latch.CLEARED,
         "contactor does not close: contactor defect",
     ),
+    # IEC 61851-1:2017 6.3.2 / Table A.3: a car in state D may be charged only where the
+    # charging area is ventilated. OCPP 1.6 has no code for it, and EVCommunicationError would
+    # be wrong (the pilot works: the car said exactly what it needs), so OtherError carries
+    # the reason in the vendor code. It clears when the car leaves D by being unplugged.
+    FaultKind.VENTILATION: FaultSpec(
+        "OtherError",
+        "VENTILATION_UNAVAILABLE",
+        Latch.SELF,
+        "the car asks for a ventilated charging area (state D) and this charger has none:"
+        " no charging; unplug the car",
+    ),
 }
+
+# Faults the car shows on the pilot: the EVSE holds it at +12 V (not -12 V) while only these
+# are active, so that it sees the car end them (a CP reading is frozen at -12 V).
+PILOT_WATCHED: frozenset[str] = frozenset({FaultKind.PILOT, FaultKind.VENTILATION})
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from runtime.evse.iec61851 import (
     MIN_PWM_RAISE_INTERVAL_S,
     PILOT_FAULT_PERMILLE,
     PWM_OFF_PERMILLE,
-    REQUESTING_STATES,
     current_for_duty_permille,
     duty_permille_for_current,
+    requests_energy,
 )
 from runtime.evse.states import Pilot, StateLook
 from runtime.hardware.types import CpState
@@ -39,8 +39,9 @@ class Outputs:
 class OutputGovernor:
     """Turns a state's wishes into timed pilot and contactor commands."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], *, ventilation_available: bool = False) -> None:
         self._clock = clock
+        self._ventilation_available = ventilation_available
         self._outputs = Outputs(PWM_OFF_PERMILLE, contactor_closed=False)
         self._last_pwm_raise = float("-inf")
         self._pwm_stopped_at: float | None = None
@@ -81,13 +82,13 @@ class OutputGovernor:
         return target
 
     def _contactor(self, look: StateLook, cp: CpState, duty: int, urgent: bool, now: float) -> bool:
-        requesting = cp in REQUESTING_STATES
+        requesting = requests_energy(cp, ventilation_available=self._ventilation_available)
         if look.contactor and requesting and duty not in (PWM_OFF_PERMILLE, PILOT_FAULT_PERMILLE):
             return True
         if not self._outputs.contactor_closed:
             return False
-        # Closed now but no longer wanted: open at once unless the car still draws in C and
-        # the pilot was just switched off (it gets up to 6 s to stop, Table A.6 seq. 10.2).
+        # Closed now but no longer wanted: open at once unless the car still asks (C, or D with
+        # ventilation) and the pilot was just switched off (up to 6 s to stop, Table A.6 seq. 10.2).
         if urgent or not requesting or duty == PILOT_FAULT_PERMILLE:
             return False
         stopped_at = self._pwm_stopped_at if self._pwm_stopped_at is not None else now

@@ -29,8 +29,21 @@ MIN_PWM_RAISE_INTERVAL_S = 5.0
 CONTACTOR_SETTLE_S = 0.05
 
 CONNECTED_STATES = frozenset({CpState.B, CpState.C, CpState.D})
-REQUESTING_STATES = frozenset({CpState.C, CpState.D})
 PILOT_ERROR_STATES = frozenset({CpState.E, CpState.F})
+
+
+def requests_energy(cp: CpState, *, ventilation_available: bool) -> bool:
+    """The car asks for energy this EVSE may give: state C, or D where ventilation is provided.
+
+    Table A.3: in D the car is ready and needs the charging area ventilated; 6.3.2 makes
+    ventilation an optional EVSE function, and charging in D is allowed only where it is provided.
+    """
+    return cp is CpState.C or (cp is CpState.D and ventilation_available)
+
+
+def ventilation_missing(cp: CpState, *, ventilation_available: bool) -> bool:
+    """The car asks for energy in D (ventilation required) and the EVSE provides none."""
+    return cp is CpState.D and not requests_energy(cp, ventilation_available=ventilation_available)
 
 
 def duty_permille_for_current(current_a: float) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 
 from transitions import EventData, Machine
 
-from runtime.evse.iec61851 import CONNECTED_STATES, REQUESTING_STATES
+from runtime.evse.iec61851 import CONNECTED_STATES, requests_energy
 from runtime.evse.states import STATE_LOOKS, EvseState, StateLook
 from runtime.hardware.types import CpState
 
@@ -125,6 +125,7 @@ class Inputs:
 class SessionMachine:
     """One EVSE's state plus its session bookkeeping, driven by a transitions Machine."""
 
+    ventilation_available: bool = False  # the profile's electrical.ventilation_available
     inputs: Inputs = field(default_factory=Inputs)
     id_tag: str | None = None
     effects: list[Effect] = field(default_factory=list)
@@ -199,7 +200,7 @@ class SessionMachine:
         return self.inputs.cp in CONNECTED_STATES
 
     def vehicle_requesting(self, _event: EventData | None = None) -> bool:
-        return self.inputs.cp in REQUESTING_STATES
+        return requests_energy(self.inputs.cp, ventilation_available=self.ventilation_available)
 
     def power_available(self, _event: EventData | None = None) -> bool:
         return self.inputs.power_available

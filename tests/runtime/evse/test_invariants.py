@@ -1,11 +1,12 @@
 """Safety invariants under random sequences of everything an owner, a car or a fault can do.
 
-Hypothesis drives plug, unplug, cards, a full car, faults, limits, I2C chips that vanish and
-come back, and time against the whole charger on virtual time (real drivers, simulated devices).
-After every control cycle: the contactor is closed only with an authorized transaction, the car
-asking (C or D) and no fault, and never once the accelerometer of a tilt-protected charger has
-been gone for ACCELEROMETER_GONE_S; the offered current never exceeds the charger limit and is
-never between 0 and 6 A.
+Hypothesis drives plug (a car asking in C, or in D for ventilation), unplug, cards, a full car,
+faults, limits, I2C chips that vanish and come back, and time against the whole charger on
+virtual time (real drivers, simulated devices), with and without ventilation. After every
+control cycle: the contactor is closed only with an authorized transaction, no fault and the
+car asking in C (or in D with ventilation), and never once the accelerometer of a
+tilt-protected charger has been gone for ACCELEROMETER_GONE_S; the offered current never
+exceeds the charger limit and is never between 0 and 6 A.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from runtime.config.loader import load_profile
 from runtime.evse.commands import Commands
-from runtime.evse.iec61851 import MIN_CURRENT_A, REQUESTING_STATES
+from runtime.evse.iec61851 import MIN_CURRENT_A, requests_energy
 from runtime.sim.car import CarFault, CarSpec
 from tests.runtime.evse.virtual_rig import VirtualCharger
 
 REPO = Path(__file__).resolve().parents[3]
 PROFILE = load_profile(REPO / "profiles" / "simulated.yaml").profile
+VENTILATED = PROFILE.model_copy(
+    update={"electrical": PROFILE.electrical.model_copy(update={"ventilation_available": True})}
+)
 CARDS = st.sampled_from(["FB433810", "04A2B3C4D5E6F7", "DEADBEEF"])
 CAR = CarSpec(phases=3, max_current_a=32, capacity_kwh=0.05, reaction_time_s=1.0)
 # Lost after ACCELEROMETER_MISSING_AFTER samples 100 ms apart, then one control step to open.
@@ -58,8 +62,10 @@ class CheckedCharger(VirtualCharger):
         if outputs.contactor_closed:
             if controller.sessions.active is None:
                 self.violations.append("contactor closed without an authorized transaction")
-            if controller.machine.inputs.cp not in REQUESTING_STATES:
-                self.violations.append(f"contactor closed with CP {controller.machine.inputs.cp}")
+            cp = controller.board.cp_state if controller.board is not None else None
+            ventilation = self.profile.electrical.ventilation_available
+            if cp is None or not requests_energy(cp, ventilation_available=ventilation):
+                self.violations.append(f"contactor closed with CP {cp} (ventilation {ventilation})")
             if controller.faults.kinds:
                 self.violations.append(f"contactor closed with faults {controller.faults.kinds}")
 
@@ -67,11 +73,12 @@ class CheckedCharger(VirtualCharger):
 class ChargerUse(RuleBasedStateMachine):
     """Random use of the charger."""
 
-    @initialize()
-    def power_up(self) -> None:
+    @initialize(ventilated=st.booleans())
+    def power_up(self, ventilated: bool) -> None:
         self.loop = asyncio.new_event_loop()
         self.directory = tempfile.TemporaryDirectory()
-        self.charger = CheckedCharger(PROFILE, Path(self.directory.name) / "db.sqlite", CAR)
+        profile = VENTILATED if ventilated else PROFILE
+        self.charger = CheckedCharger(profile, Path(self.directory.name) / "db.sqlite", CAR)
         self.charger.violations = []
         self.commands = Commands(self.charger.controller, asyncio.Event())
         self.run(self.charger.advance(0.2))
@@ -85,9 +92,9 @@ class ChargerUse(RuleBasedStateMachine):
             self.loop.close()
             self.directory.cleanup()
 
-    @rule()
-    def plug(self) -> None:
-        self.charger.station.car.plug_in()
+    @rule(ventilation=st.booleans())
+    def plug(self, ventilation: bool) -> None:
+        self.charger.station.car.plug_in(ventilation=ventilation)
         self.run(self.charger.advance(0.3))
 
     @rule()
@@ -104,9 +111,8 @@ class ChargerUse(RuleBasedStateMachine):
 
     @rule()
     def car_full(self) -> None:
-        self.charger.station.car.plug_in(
-            capacity_kwh=0.0
-        ) if self.charger.station.car.plugged else None
+        if self.charger.station.car.plugged:
+            self.charger.station.car.become_full()
         self.run(self.charger.advance(0.3))
 
     @rule(fault=st.sampled_from(["rcm", "cp", "overcurrent", "temp", "tilt", "weld"]))
