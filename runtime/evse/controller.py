@@ -21,7 +21,7 @@ from runtime.evse.device_watch import DeviceWatch, WarningKind, WarningTracker, 
 from runtime.evse.events import EventHub
 from runtime.evse.faults import PILOT_WATCHED, ActiveFault, FaultKind, FaultTracker
 from runtime.evse.governor import OutputGovernor, Outputs
-from runtime.evse.iec61851 import CONNECTED_STATES, MIN_CURRENT_A
+from runtime.evse.iec61851 import CONNECTED_STATES, MIN_CURRENT_A, PILOT_FAULT_PERMILLE
 from runtime.evse.indicator import Indicator
 from runtime.evse.latches import LatchKeeper
 from runtime.evse.limits import ExternalLimit
@@ -190,13 +190,16 @@ class Controller:
 
     def _settle(self, status: PowerBoardStatus | None) -> None:
         machine = self.machine
+        # The board reports the duty it generated when it measured the pilot: at -12 V the car
+        # is hidden, so the reading stays stale until the pilot is back at +12 V.
+        fresh = status is not None and status.pwm_duty_permille != PILOT_FAULT_PERMILLE
+        if status is not None and fresh:
+            machine.inputs.cp = _plugged_cp(status.cp_state)
+        machine.inputs.cp_fresh = fresh
         if machine.state is EvseState.BOOTING:
-            if status is None:
-                return
-            machine.inputs.cp = _plugged_cp(status.cp_state)
+            if not fresh:
+                return  # BOOTING puts the pilot at +12 V: the next poll sees the car
             machine.start()
-        if status is not None and self.governor.outputs.duty_permille != 0:
-            machine.inputs.cp = _plugged_cp(status.cp_state)
         machine.inputs.faults = self.faults.kinds
         machine.inputs.power_available = self.effective_limit_a() >= MIN_CURRENT_A
         machine.sync()
@@ -241,6 +244,7 @@ class Controller:
 
     async def _apply_outputs(self, status: PowerBoardStatus | None) -> None:
         look = self.machine.look
+        # Only faults the car shows, or none left: +12 V, so the car is seen before FAULTED ends.
         if look.pilot is Pilot.FAULT and self.faults.kinds <= PILOT_WATCHED:
             look = type(look)(look.led, look.ocpp, Pilot.OFF, look.contactor, look.in_session)
         cp = status.cp_state if status is not None else CpState.A

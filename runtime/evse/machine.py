@@ -1,11 +1,12 @@
 """The charging state machine: the whole transition table of one EVSE in one place.
 
-Contract: the machine is pure. The controller sets the inputs (`cp`, `power_available`,
-`faults`, `operative`) and calls `sync()` every control cycle; card, remote and timeout events
-call `authorize()`, `stop()` or `expire_authorization()`. The machine never touches hardware:
-entering or leaving a session queues a `StartSession` / `StopSession` effect the controller
-executes, and `look` says what the LED, pilot and contactor should show. Any exception inside a
-transition drops the machine into FAULTED (the safe state: contactor open, pilot at -12 V).
+Contract: the machine is pure. The controller sets the inputs (`cp`, `cp_fresh`,
+`power_available`, `faults`, `operative`) and calls `sync()` every control cycle; card, remote
+and timeout events call `authorize()`, `stop()` or `expire_authorization()`. The machine never
+touches hardware: entering or leaving a session queues a `StartSession` / `StopSession` effect
+the controller executes, and `look` says what the LED, pilot and contactor should show. Any
+exception inside a transition drops the machine into FAULTED (the safe state: contactor open,
+pilot at -12 V).
 """
 
 from __future__ import annotations
@@ -116,6 +117,9 @@ class Inputs:
     """What the controller measured this cycle."""
 
     cp: CpState = CpState.A
+    # False while the pilot is held at -12 V (or the board did not answer): the board cannot
+    # see the car then, so `cp` is the last reading from before and nothing may act on it.
+    cp_fresh: bool = True
     power_available: bool = True
     faults: frozenset[str] = frozenset()
     operative: bool = True
@@ -157,9 +161,18 @@ class SessionMachine:
         return self.look.in_session
 
     def sync(self) -> None:
-        """Apply this cycle's inputs: faults first, then cable, car, power and availability."""
+        """Apply this cycle's inputs: faults first, then cable, car, power and availability.
+
+        Without a fresh CP reading only a fault acts: leaving FAULTED waits until the pilot is
+        back at +12 V and the car has been looked at again.
+        """
         fire = self._fire
-        fire("fault_present" if self.inputs.faults else "faults_gone")
+        if self.inputs.faults:
+            fire("fault_present")
+        if not self.inputs.cp_fresh:
+            return
+        if not self.inputs.faults:
+            fire("faults_gone")
         fire("vehicle_connected" if self.vehicle_present() else "vehicle_absent")
         fire("vehicle_ready" if self.vehicle_requesting() else "vehicle_paused")
         fire("power_restored" if self.power_available() else "power_withdrawn")

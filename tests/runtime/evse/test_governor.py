@@ -64,6 +64,13 @@ def test_contactor_closes_only_with_pwm_on_and_the_car_asking() -> None:
     assert governor.decide(CHARGING, CpState.C, 16, urgent=False).contactor_closed
 
 
+def test_contactor_closes_in_state_d_only_where_ventilation_is_provided() -> None:
+    clock = Clock()
+    assert not OutputGovernor(clock).decide(CHARGING, CpState.D, 16, urgent=False).contactor_closed
+    ventilated = OutputGovernor(clock, ventilation_available=True)
+    assert ventilated.decide(CHARGING, CpState.D, 16, urgent=False).contactor_closed
+
+
 def test_car_leaving_c_opens_the_contactor_in_the_same_cycle() -> None:
     governor, _ = charging_at(16)
     assert not governor.decide(SUSPENDED_EV, CpState.B, 16, urgent=False).contactor_closed

@@ -2,11 +2,12 @@
 
 Hypothesis drives plug (a car asking in C, or in D for ventilation), unplug, cards, a full car,
 faults, limits, I2C chips that vanish and come back, and time against the whole charger on
-virtual time (real drivers, simulated devices), with and without ventilation. After every
-control cycle: the contactor is closed only with an authorized transaction, no fault and the
-car asking in C (or in D with ventilation), and never once the accelerometer of a
-tilt-protected charger has been gone for ACCELEROMETER_GONE_S; the offered current never
-exceeds the charger limit and is never between 0 and 6 A.
+virtual time (real drivers, simulated devices), with and without ventilation, by card or by
+plug & charge. After every control cycle: the contactor is closed only with an authorized
+transaction, no fault and the car asking in C (or in D with ventilation), and never once the
+accelerometer of a tilt-protected charger has been gone for ACCELEROMETER_GONE_S; a
+transaction is opened only for a car on the cable; the offered current never exceeds the
+charger limit and is never between 0 and 6 A.
 """
 
 from __future__ import annotations
@@ -25,13 +26,21 @@ from runtime.config.loader import load_profile
 from runtime.evse.commands import Commands
 from runtime.evse.iec61851 import MIN_CURRENT_A, requests_energy
 from runtime.sim.car import CarFault, CarSpec
+from schemas import Profile
 from tests.runtime.evse.virtual_rig import VirtualCharger
 
 REPO = Path(__file__).resolve().parents[3]
 PROFILE = load_profile(REPO / "profiles" / "simulated.yaml").profile
-VENTILATED = PROFILE.model_copy(
-    update={"electrical": PROFILE.electrical.model_copy(update={"ventilation_available": True})}
-)
+
+
+def profile_with(*, ventilated: bool, plug_and_charge: bool) -> Profile:
+    """The simulated profile with or without ventilation, by card or by plug & charge."""
+    electrical = PROFILE.electrical.model_copy(update={"ventilation_available": ventilated})
+    mode = "default_id_tag" if plug_and_charge else "authorisation_required"
+    authorization = PROFILE.authorization.model_copy(update={"default_id_tag_mode": mode})
+    return PROFILE.model_copy(update={"electrical": electrical, "authorization": authorization})
+
+
 CARDS = st.sampled_from(["FB433810", "04A2B3C4D5E6F7", "DEADBEEF"])
 CAR = CarSpec(phases=3, max_current_a=32, capacity_kwh=0.05, reaction_time_s=1.0)
 # Lost after ACCELEROMETER_MISSING_AFTER samples 100 ms apart, then one control step to open.
@@ -44,6 +53,7 @@ class CheckedCharger(VirtualCharger):
 
     violations: list[str]
     accelerometer_gone_at: float | None = None
+    opened: set[int]
 
     def after_step(self) -> None:
         controller = self.controller
@@ -54,6 +64,11 @@ class CheckedCharger(VirtualCharger):
             and controller.governor.outputs.contactor_closed
         ):
             self.violations.append("contactor closed without the tilt/bump sensor")
+        active = controller.sessions.active
+        if active is not None and active.transaction_id not in self.opened:
+            self.opened.add(active.transaction_id)
+            if not self.station.car.plugged:
+                self.violations.append(f"transaction {active.transaction_id} with no car plugged")
         outputs = controller.governor.outputs
         charger_limit = self.profile.electrical.effective_limit_a
         offered = outputs.offered_current_a
@@ -73,13 +88,14 @@ class CheckedCharger(VirtualCharger):
 class ChargerUse(RuleBasedStateMachine):
     """Random use of the charger."""
 
-    @initialize(ventilated=st.booleans())
-    def power_up(self, ventilated: bool) -> None:
+    @initialize(ventilated=st.booleans(), plug_and_charge=st.booleans())
+    def power_up(self, ventilated: bool, plug_and_charge: bool) -> None:
         self.loop = asyncio.new_event_loop()
         self.directory = tempfile.TemporaryDirectory()
-        profile = VENTILATED if ventilated else PROFILE
+        profile = profile_with(ventilated=ventilated, plug_and_charge=plug_and_charge)
         self.charger = CheckedCharger(profile, Path(self.directory.name) / "db.sqlite", CAR)
         self.charger.violations = []
+        self.charger.opened = set()
         self.commands = Commands(self.charger.controller, asyncio.Event())
         self.run(self.charger.advance(0.2))
 

@@ -144,6 +144,30 @@ def test_fault_cleared_with_car_connected_needs_a_new_authorization() -> None:
     assert machine.state is S.CONNECTED
 
 
+def test_a_cleared_fault_waits_for_a_fresh_look_at_the_cable() -> None:
+    machine = booted()
+    cable(machine, CpState.C)
+    machine.inputs.faults = frozenset({"over_temperature"})
+    machine.sync()
+    machine.inputs.cp_fresh = False  # the pilot is at -12 V: the car cannot be seen
+    machine.inputs.faults = frozenset()
+    machine.sync()
+    assert machine.state is S.FAULTED
+    machine.inputs.cp_fresh = True
+    cable(machine, CpState.A)  # the car left while the pilot was at -12 V
+    assert machine.state is S.AVAILABLE
+
+
+def test_a_car_asking_in_d_is_ready_only_where_ventilation_is_provided() -> None:
+    for ventilated, charging in ((False, S.SUSPENDED_EV), (True, S.CHARGING)):
+        machine = SessionMachine(ventilation_available=ventilated)
+        machine.start()
+        cable(machine, CpState.B)
+        machine.authorize("FB433810")
+        cable(machine, CpState.D)
+        assert machine.state is charging
+
+
 def test_unavailable_waits_for_the_session_to_end() -> None:
     machine = booted()
     cable(machine, CpState.B)
