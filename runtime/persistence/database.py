@@ -3,10 +3,13 @@
 `Database.open()` checks integrity (PRAGMA quick_check) and applies pending schema migrations,
 one transaction each, numbered by PRAGMA user_version. `write()` and `read()` hand out the
 connection inside one SQLite transaction; stores build every operation on exactly one of them.
+Every sqlite3 error inside one (disk full, I/O error, lock timeout) leaves as a StorageFailed
+that names the file and the operation.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,8 +25,11 @@ from runtime.persistence.errors import (
     DatabaseTooNew,
     MigrationFailed,
     PersistenceError,
+    StorageFailed,
 )
 from runtime.persistence.schema import BREAKS_OLDER_READERS, MIGRATIONS
+
+log = logging.getLogger(__name__)
 
 Synchronous = Literal["FULL", "NORMAL"]
 DEFAULT_BUSY_TIMEOUT_S = 5.0
@@ -83,6 +89,9 @@ class Database:
             database._configure(synchronous, busy_timeout_s)
             database._check_integrity()
             database._migrate(migrations)
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise database._open_error(error) from error
         except BaseException:
             connection.close()
             raise
@@ -102,16 +111,25 @@ class Database:
             return int(connection.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """The connection inside one write transaction: committed on exit, rolled back on error."""
-        with self._transaction("BEGIN IMMEDIATE") as connection:
+    def write(self, what: str = "write to the database") -> Iterator[sqlite3.Connection]:
+        """The connection inside one write transaction: committed on exit, rolled back on error.
+
+        `what` names the operation in the StorageFailed raised for any sqlite3 error.
+        """
+        with self._transaction("BEGIN IMMEDIATE", what) as connection:
             yield connection
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self, what: str = "read the database") -> Iterator[sqlite3.Connection]:
         """The connection inside one read transaction: every query sees the same snapshot."""
-        with self._transaction("BEGIN") as connection:
+        with self._transaction("BEGIN", what) as connection:
             yield connection
+
+    def check_writable(self) -> None:
+        """Commit one small write (the schema version, unchanged); StorageFailed if it fails."""
+        with self.write("check that storage takes writes again") as connection:
+            version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+            connection.execute(f"PRAGMA user_version = {version}")
 
     def close(self) -> None:
         """Close the connection; later use raises DatabaseClosed. Closing twice is harmless."""
@@ -132,7 +150,7 @@ class Database:
         self.close()
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, begin: str, what: str) -> Iterator[sqlite3.Connection]:
         with self._lock:
             connection = self._live()
             if self._depth:
@@ -145,21 +163,33 @@ class Database:
                 return
             try:
                 connection.execute(begin)
-            except sqlite3.OperationalError as error:
-                raise PersistenceError(
-                    f"{self._path}: cannot begin a transaction ({error}); another process may "
-                    "hold the write lock for longer than the busy timeout"
-                ) from error
+            except sqlite3.Error as error:
+                raise self._storage_error(what, error) from error
             self._depth = 1
             try:
                 yield connection
                 connection.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._roll_back(connection, what)
+                raise self._storage_error(what, error) from error
             except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
+                self._roll_back(connection, what)
                 raise
             finally:
                 self._depth = 0
+
+    def _roll_back(self, connection: sqlite3.Connection, what: str) -> None:
+        if not connection.in_transaction:
+            return  # SQLite already rolled back (it does on SQLITE_FULL and I/O errors)
+        try:
+            connection.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            log.warning("%s: rollback after a failed %r also failed: %s", self._path, what, error)
+
+    def _storage_error(self, what: str, error: sqlite3.Error) -> PersistenceError:
+        if getattr(error, "sqlite_errorname", "") in CORRUPTION_CODES:
+            return DatabaseCorrupt(self._path, f"{what}: {error}")
+        return StorageFailed(self._path, what, error)
 
     def _live(self) -> sqlite3.Connection:
         if self._connection is None:

@@ -6,7 +6,20 @@ Callers catch `PersistenceError` for any of them, or one subclass for a rule the
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+
+# What to do about a failed read or write, by SQLite's primary result code.
+STORAGE_REMEDIES: dict[str, str] = {
+    "SQLITE_FULL": "the data partition is full: free space on it (old exports, logs)",
+    "SQLITE_IOERR": "the storage medium reported an I/O error: check or replace it",
+    "SQLITE_READONLY": "the data partition is read-only: check its mount and permissions",
+    "SQLITE_CANTOPEN": "a database file cannot be opened: check the data partition's mount",
+    "SQLITE_BUSY": "another process held the write lock longer than the busy timeout: retry",
+    "SQLITE_LOCKED": "another connection holds the database lock: retry, or restart the services",
+    "SQLITE_CONSTRAINT": "a row broke a rule of the schema: report this as a software fault",
+}
+OTHER_REMEDY = "check the data partition and the service log"
 
 
 class PersistenceError(Exception):
@@ -53,6 +66,18 @@ class DatabaseClosed(PersistenceError):
     def __init__(self, path: Path) -> None:
         self.path = path
         super().__init__(f"{path}: database is closed; open it again with Database.open()")
+
+
+class StorageFailed(PersistenceError):
+    """SQLite could not read or write the database (disk full, I/O error, read-only, locked)."""
+
+    def __init__(self, path: Path, what: str, error: sqlite3.Error) -> None:
+        self.path = path
+        self.what = what
+        self.code = str(getattr(error, "sqlite_errorname", "") or "SQLITE_ERROR")
+        primary = self.code.split("_")[:2]
+        remedy = STORAGE_REMEDIES.get("_".join(primary), OTHER_REMEDY)
+        super().__init__(f"{path}: could not {what}: {error} ({self.code}); {remedy}")
 
 
 class TransactionError(PersistenceError):

@@ -83,7 +83,7 @@ class EventLog:
         if len(message) > EVENT_MESSAGE_MAX_CHARS:
             message = message[: EVENT_MESSAGE_MAX_CHARS - len(ELLIPSIS)] + ELLIPSIS
         stamp = to_db(now)
-        with self._db.write() as connection:
+        with self._db.write(f"record event {source}/{code}") as connection:
             cursor = connection.execute(
                 "INSERT INTO events (at, source, level, code, message, data)"
                 " VALUES (?, ?, ?, ?, ?, ?)",

@@ -92,7 +92,7 @@ class TransactionStore:
         require_evse(evse_id)
         require_id_tag(id_tag)
         started_at = to_db(now)
-        with self._db.write() as connection:
+        with self._db.write(f"record the start of a transaction on EVSE {evse_id}") as connection:
             running = _one(connection, "WHERE evse_id = ? AND status = 'active'", evse_id)
             if running is not None:
                 raise TransactionAlreadyActive(evse_id, running.transaction_id)
@@ -115,7 +115,7 @@ class TransactionStore:
         require_wh("meter_stop_wh", meter_stop_wh)
         reason = StopReason(reason)
         ended_at = to_db(now)
-        with self._db.write() as connection:
+        with self._db.write(f"record the end of transaction {transaction_id}") as connection:
             current = _one(connection, "WHERE transaction_id = ?", transaction_id)
             if current is None:
                 raise UnknownTransaction(transaction_id)
@@ -139,12 +139,12 @@ class TransactionStore:
         """End every transaction left active by a crash (call once at service start)."""
         reason = StopReason(reason)
         ended_at = to_db(now)
-        with self._db.read() as connection:
+        with self._db.read("read the transactions left active") as connection:
             interrupted = _many(connection, "WHERE status = 'active' ORDER BY number")
         # Ask for meter values outside the lock: the callback may read a device or the store.
         stops = [(tx, self._usable_stop(tx, meter_stop_wh_for)) for tx in interrupted]
         ended: list[Transaction] = []
-        with self._db.write() as connection:
+        with self._db.write("close the transactions left active") as connection:
             for tx, meter_stop_wh in stops:
                 params = (ended_at, meter_stop_wh, reason, tx.transaction_id)
                 if connection.execute(END_ACTIVE, params).rowcount == 1:
@@ -160,6 +160,10 @@ class TransactionStore:
                 reason,
             )
         return ended
+
+    def check_writable(self) -> None:
+        """Commit one small write; StorageFailed while the data partition refuses writes."""
+        self._db.check_writable()
 
     def last_known_meter_wh(self, transaction: Transaction) -> int:
         """The highest meter value recorded for a transaction (its stop, samples or start)."""
@@ -196,7 +200,7 @@ class TransactionStore:
         self, transaction_id: int, csms_transaction_id: int | None
     ) -> Transaction:
         """Record the id the backoffice assigned (StartTransaction.conf) to a transaction."""
-        with self._db.write() as connection:
+        with self._db.write(f"record the CSMS id of transaction {transaction_id}") as connection:
             cursor = connection.execute(
                 "UPDATE transactions SET csms_transaction_id = ? WHERE transaction_id = ?",
                 (csms_transaction_id, transaction_id),
@@ -249,7 +253,7 @@ class TransactionStore:
             raise ValueError(f"currents_a must hold L1, L2, L3, got {currents_a!r}")
         l1, l2, l3 = (float(current) for current in currents_a)
         stamp = to_db(at)
-        with self._db.write() as connection:
+        with self._db.write(f"record a meter sample of transaction {transaction_id}") as connection:
             if _one(connection, "WHERE transaction_id = ?", transaction_id) is None:
                 raise UnknownTransaction(transaction_id)
             connection.execute(
