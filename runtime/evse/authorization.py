@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from runtime.persistence.auth_cache import AuthCache, AuthorizationStatus
+from runtime.persistence.errors import PersistenceError
 from schemas.authorization import Authorization
 
 log = logging.getLogger(__name__)
@@ -86,13 +87,20 @@ class Authorizer:
             )
             return None
         if self._cache is not None:
-            await asyncio.to_thread(self._cache.put, id_tag, status, expiry, self._now())
+            try:
+                await asyncio.to_thread(self._cache.put, id_tag, status, expiry, self._now())
+            except PersistenceError as error:
+                log.warning("CSMS answer for %s not cached: %s", id_tag, error)
         accepted = status is AuthorizationStatus.ACCEPTED
         return AuthDecision(id_tag, accepted, "csms", str(status))
 
     async def _offline(self, id_tag: str) -> AuthDecision:
         if self._cache is not None:
-            entry = await asyncio.to_thread(self._cache.get, id_tag, self._now())
+            try:
+                entry = await asyncio.to_thread(self._cache.get, id_tag, self._now())
+            except PersistenceError as error:
+                log.warning("authorization cache unreadable for %s: %s", id_tag, error)
+                entry = None
             if entry is not None:
                 accepted = entry.status is AuthorizationStatus.ACCEPTED
                 return AuthDecision(id_tag, accepted, "cache", str(entry.status))

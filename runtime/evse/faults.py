@@ -28,6 +28,7 @@ class FaultKind(StrEnum):
     CONTACTOR_WELDED = "contactor_welded"
     CONTACTOR_STUCK_OPEN = "contactor_stuck_open"
     VENTILATION = "ventilation"
+    STORAGE = "storage"
 
 
 class Latch(StrEnum):
@@ -119,11 +120,25 @@ FAULTS: dict[FaultKind, FaultSpec] = {
         "the car asks for a ventilated charging area (state D) and this charger has none:"
         " no charging; unplug the car",
     ),
+    # OCPP 1.6 has no storage code; its InternalError is "error in internal hard- or
+    # software component", which the data partition is. The vendor code tells it apart from
+    # the power board's InternalError. Clears once a retried write succeeds.
+    FaultKind.STORAGE: FaultSpec(
+        "InternalError",
+        "STORAGE_FAILED",
+        Latch.SELF,
+        "the charger cannot record transactions (data partition full or failing): no charging"
+        " until it can; free space or call your installer",
+    ),
 }
 
 # Faults the car shows on the pilot: the EVSE holds it at +12 V (not -12 V) while only these
-# are active, so that it sees the car end them (a CP reading is frozen at -12 V).
-PILOT_WATCHED: frozenset[str] = frozenset({FaultKind.PILOT, FaultKind.VENTILATION})
+# are active, so that it sees the car end them (a CP reading is frozen at -12 V). A storage
+# fault is not the car's either: at +12 V an unplug during it is seen (the start it refused
+# is then dropped, not given to the next car).
+PILOT_WATCHED: frozenset[str] = frozenset(
+    {FaultKind.PILOT, FaultKind.VENTILATION, FaultKind.STORAGE}
+)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from runtime.evse.controller import (
     CARD_PERIOD_S,
     METER_PERIOD_S,
     POLL_PERIOD_S,
+    STORAGE_PERIOD_S,
     TILT_PERIOD_S,
     Controller,
 )
@@ -84,6 +85,7 @@ async def run_controller(controller: Controller, stop: asyncio.Event) -> None:
     loops = [
         _every(POLL_PERIOD_S, controller.control_step, stop, on_failures=_safe_state(controller)),
         _every(METER_PERIOD_S, controller.meter_step, stop),
+        _every(STORAGE_PERIOD_S, controller.storage_step, stop),
         _every(CARD_PERIOD_S, controller.card_step, stop),
         _every(TILT_PERIOD_S, controller.tilt_step, stop),
         _every(LED_PERIOD_S, controller.led_step, stop),

@@ -23,6 +23,7 @@ from runtime.evse.controller import (
     CARD_PERIOD_S,
     METER_PERIOD_S,
     POLL_PERIOD_S,
+    STORAGE_PERIOD_S,
     Controller,
     Devices,
 )
@@ -87,7 +88,7 @@ class VirtualCharger:
         self.controller = Controller(
             profile, devices, sessions, authorizer, clock, events, LatchStore(self.database)
         )
-        self._next = {"meter": 0.0, "card": 0.0, "tilt": 0.0}
+        self._next = {"meter": 0.0, "card": 0.0, "tilt": 0.0, "storage": 0.0}
 
     async def advance(self, seconds: float) -> None:
         """Run the simulation and every controller loop for `seconds` of virtual time."""
@@ -99,6 +100,9 @@ class VirtualCharger:
             if self.time.seconds >= self._next["meter"]:
                 self._next["meter"] = self.time.seconds + METER_PERIOD_S
                 await self.controller.meter_step()
+            if self.time.seconds >= self._next["storage"]:
+                self._next["storage"] = self.time.seconds + STORAGE_PERIOD_S
+                await self.controller.storage_step()
             if self.time.seconds >= self._next["card"]:
                 self._next["card"] = self.time.seconds + CARD_PERIOD_S
                 await self.controller.card_step()
