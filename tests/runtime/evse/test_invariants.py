@@ -1,18 +1,20 @@
 """Safety invariants under random sequences of everything an owner, a car or a fault can do.
 
 Hypothesis drives plug (a car asking in C, or in D for ventilation), unplug, cards, a full car,
-faults, limits, I2C chips that vanish and come back, and time against the whole charger on
-virtual time (real drivers, simulated devices), with and without ventilation, by card or by
-plug & charge. After every control cycle: the contactor is closed only with an authorized
-transaction, no fault and the car asking in C (or in D with ventilation), and never once the
-accelerometer of a tilt-protected charger has been gone for ACCELEROMETER_GONE_S; a
-transaction is opened only for a car on the cable; the offered current never exceeds the
-charger limit and is never between 0 and 6 A.
+faults, limits, I2C chips that vanish and come back, a data partition that fills up and is
+freed (a real tmpfs), and time against the whole charger on virtual time (real drivers,
+simulated devices), with and without ventilation, by card or by plug & charge. After every
+control cycle: the contactor is closed only with an authorized transaction whose active row
+reads back from the database, no fault and the car asking in C (or in D with ventilation), and
+never once the accelerometer of a tilt-protected charger has been gone for
+ACCELEROMETER_GONE_S; a transaction is opened only for a car on the cable; the offered current
+never exceeds the charger limit and is never between 0 and 6 A.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -28,6 +30,7 @@ from runtime.evse.iec61851 import MIN_CURRENT_A, requests_energy
 from runtime.sim.car import CarFault, CarSpec
 from schemas import Profile
 from tests.runtime.evse.virtual_rig import VirtualCharger
+from tests.runtime.full_disk import small_data_partition
 
 REPO = Path(__file__).resolve().parents[3]
 PROFILE = load_profile(REPO / "profiles" / "simulated.yaml").profile
@@ -75,8 +78,11 @@ class CheckedCharger(VirtualCharger):
         if offered > charger_limit + 1e-9 or 0 < offered < MIN_CURRENT_A:
             self.violations.append(f"offered {offered} A (limit {charger_limit} A)")
         if outputs.contactor_closed:
-            if controller.sessions.active is None:
+            active, row = controller.sessions.active, self.transactions.active(1)
+            if active is None:
                 self.violations.append("contactor closed without an authorized transaction")
+            if row is None or (active is not None and row.transaction_id != active.transaction_id):
+                self.violations.append(f"contactor closed with no active row (row {row})")
             cp = controller.board.cp_state if controller.board is not None else None
             ventilation = self.profile.electrical.ventilation_available
             if cp is None or not requests_energy(cp, ventilation_available=ventilation):
@@ -91,9 +97,12 @@ class ChargerUse(RuleBasedStateMachine):
     @initialize(ventilated=st.booleans(), plug_and_charge=st.booleans())
     def power_up(self, ventilated: bool, plug_and_charge: bool) -> None:
         self.loop = asyncio.new_event_loop()
-        self.directory = tempfile.TemporaryDirectory()
+        self.cleanup = contextlib.ExitStack()
+        directory = Path(self.cleanup.enter_context(tempfile.TemporaryDirectory()))
+        self.partition = self.cleanup.enter_context(small_data_partition(directory / "data"))
         profile = profile_with(ventilated=ventilated, plug_and_charge=plug_and_charge)
-        self.charger = CheckedCharger(profile, Path(self.directory.name) / "db.sqlite", CAR)
+        self.charger = CheckedCharger(profile, self.partition.mount_point / "db.sqlite", CAR)
+        self.cleanup.callback(self.charger.close)
         self.charger.violations = []
         self.charger.opened = set()
         self.commands = Commands(self.charger.controller, asyncio.Event())
@@ -103,10 +112,9 @@ class ChargerUse(RuleBasedStateMachine):
         self.loop.run_until_complete(coroutine)  # type: ignore[arg-type]
 
     def teardown(self) -> None:
-        if hasattr(self, "charger"):
-            self.charger.close()
+        if hasattr(self, "cleanup"):
+            self.cleanup.close()
             self.loop.close()
-            self.directory.cleanup()
 
     @rule(ventilation=st.booleans())
     def plug(self, ventilation: bool) -> None:
@@ -174,6 +182,14 @@ class ChargerUse(RuleBasedStateMachine):
             gone = None if answering else charger.accelerometer_gone_at or charger.time.seconds
             charger.accelerometer_gone_at = gone
         self.run(charger.advance(0.5))
+
+    @rule(full=st.booleans())
+    def storage(self, full: bool) -> None:
+        if full:
+            self.partition.fill()
+        else:
+            self.partition.free()
+        self.run(self.charger.advance(0.5))
 
     @rule(limit=st.one_of(st.none(), st.floats(0, 80, allow_nan=False)))
     def external_limit(self, limit: float | None) -> None:
