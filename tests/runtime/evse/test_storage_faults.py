@@ -17,6 +17,7 @@ from runtime.config.loader import load_profile
 from runtime.evse.states import EvseState, LedColour, colour_of
 from runtime.persistence.transaction_records import TransactionStatus
 from runtime.sim.car import CarSpec
+from tests.runtime.evse.harness import running_charger
 from tests.runtime.evse.virtual_rig import VirtualCharger
 from tests.runtime.full_disk import DataPartition, small_data_partition
 
@@ -191,5 +192,35 @@ def test_full_disk_mid_session_stops_gracefully_and_the_row_is_completed_once_fr
         assert abs(ended.meter_stop_wh - meter_at_stop) <= 1
         assert charger.controller.machine.state is EvseState.CONNECTED  # no new session by itself
         assert not charger.station.board.contactor_closed
+
+    asyncio.run(scenario())
+
+
+def test_real_time_charger_on_a_full_disk_stays_red_without_energy_then_charges_once_freed(
+    tmp_path: Path, partition: DataPartition
+) -> None:
+    async def scenario() -> None:
+        database = partition.mount_point / "chargeos.db"
+        async with running_charger(tmp_path, database_path=database) as rig:
+            await rig.until_led(LedColour.GREEN)
+            partition.fill()
+            closed: list[bool] = []
+
+            def watch() -> bool:
+                closed.append(rig.station.board.contactor_closed)
+                return rig.led() is LedColour.RED
+
+            rig.plug()
+            await rig.until_state(EvseState.CONNECTED)
+            await rig.present_card(OWNER)
+            await rig.until(watch, timeout_s=10)
+            assert rig.controller.faults.kinds == {"storage"}
+            assert rig.transactions.active(1) is None
+            assert not any(closed), "the contactor closed without a transaction row"
+            partition.free()
+            await rig.until(lambda: rig.station.board.contactor_closed, timeout_s=90)
+            assert rig.state is EvseState.CHARGING
+            row = rig.transactions.active(1)
+            assert row is not None and row.id_tag == OWNER
 
     asyncio.run(scenario())
