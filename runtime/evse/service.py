@@ -114,6 +114,14 @@ async def shutdown_controller(controller: Controller) -> None:
     if controller.sessions.active is not None:
         controller.sessions.request_stop("SoftReset")
         await controller.sessions.finish(await controller.fresh_meter())
+    sessions = controller.sessions
+    if sessions.unwritten and not await sessions.retry():
+        log.error(
+            "%d billing records not written at shutdown (%s); the next start closes the"
+            " transaction at its last recorded meter value",
+            sessions.unwritten,
+            sessions.failure,
+        )
 
 
 def _safe_state(controller: Controller) -> Callable[[], Awaitable[None]]:

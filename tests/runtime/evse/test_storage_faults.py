@@ -7,6 +7,7 @@ lives on a small tmpfs that the test fills (SQLite meets ENOSPC) and frees again
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +16,12 @@ import pytest
 
 from runtime.config.loader import load_profile
 from runtime.evse.states import EvseState, LedColour, colour_of
+from runtime.persistence.database import Database
 from runtime.persistence.transaction_records import TransactionStatus
+from runtime.persistence.transactions import TransactionStore
 from runtime.sim.car import CarSpec
 from tests.runtime.evse.harness import running_charger
-from tests.runtime.evse.virtual_rig import VirtualCharger
+from tests.runtime.evse.virtual_rig import EPOCH, VirtualCharger
 from tests.runtime.full_disk import DataPartition, small_data_partition
 
 REPO = Path(__file__).resolve().parents[3]
@@ -222,5 +225,32 @@ def test_real_time_charger_on_a_full_disk_stays_red_without_energy_then_charges_
             assert rig.state is EvseState.CHARGING
             row = rig.transactions.active(1)
             assert row is not None and row.id_tag == OWNER
+
+    asyncio.run(scenario())
+
+
+def test_a_transaction_left_open_is_closed_once_a_full_disk_is_freed_after_a_restart(
+    tmp_path: Path, partition: DataPartition
+) -> None:
+    database = partition.mount_point / "chargeos.db"
+
+    async def scenario() -> None:
+        # Another service (the configurator, the OCPP client) keeps the database open, so its
+        # -wal and -shm files exist while the partition is full and evse restarts.
+        with Database.open(database) as other_service:
+            interrupted = TransactionStore(other_service).start(
+                OWNER, 5000, 1, EPOCH, random.Random(7)
+            )
+            partition.fill()
+            async with running_charger(tmp_path, database_path=database) as rig:
+                await rig.until(lambda: rig.controller.faults.kinds == {"storage"}, timeout_s=10)
+                await rig.until_led(LedColour.RED)
+                assert rig.transactions.active(1) is not None  # nothing could be written yet
+                partition.free()
+                await rig.until(lambda: not rig.controller.faults.kinds, timeout_s=90)
+                ended = rig.transactions.get(interrupted.transaction_id)
+                assert ended is not None and ended.status is TransactionStatus.ENDED
+                assert ended.stop_reason == "Reboot"
+                assert ended.meter_stop_wh is not None and ended.meter_stop_wh >= 5000
 
     asyncio.run(scenario())
