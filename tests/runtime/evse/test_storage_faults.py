@@ -138,6 +138,31 @@ def test_card_and_plug_on_a_full_disk_give_no_energy_a_red_storage_fault_then_ch
     asyncio.run(scenario())
 
 
+def test_a_car_that_leaves_during_the_storage_fault_takes_its_authorization_with_it(
+    charger: TracedCharger, partition: DataPartition
+) -> None:
+    async def scenario() -> None:
+        await charger.advance(0.5)
+        partition.fill()
+        charger.station.car.plug_in()
+        await charger.advance(0.5)
+        await _card(charger, OWNER)
+        await charger.advance(2.0)
+        assert charger.controller.faults.kinds == {"storage"}
+        charger.station.car.unplug()
+        await charger.advance(1.0)
+        partition.free()
+        await charger.advance(70.0)
+        assert charger.controller.machine.state is EvseState.AVAILABLE
+        charger.station.car.plug_in()
+        await charger.advance(5.0)
+        assert charger.controller.machine.state is EvseState.CONNECTED  # a new card is needed
+        assert charger.transactions.active(1) is None
+        assert not any(charger.trace.contactor)
+
+    asyncio.run(scenario())
+
+
 def test_plug_and_charge_on_a_full_disk_holds_one_storage_fault_retried_with_backoff(
     plug_and_charge: TracedCharger, partition: DataPartition
 ) -> None:
