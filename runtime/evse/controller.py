@@ -27,9 +27,9 @@ from runtime.evse.latches import LatchKeeper
 from runtime.evse.limits import ExternalLimit
 from runtime.evse.machine import SessionMachine, StartSession, StopSession
 from runtime.evse.monitors import OvercurrentMonitor, TiltBumpMonitor
-from runtime.evse.sessions import SessionKeeper, StartOutcome
+from runtime.evse.sessions import SessionKeeper
 from runtime.evse.states import LED_RGBW, EvseState, LedColour, Pilot
-from runtime.evse.storage_backoff import StorageBackoff
+from runtime.evse.storage_guard import StorageGuard
 from runtime.hardware.errors import DeviceError
 from runtime.hardware.protocols import (
     Accelerometer,
@@ -59,7 +59,6 @@ LED_MISSING_AFTER = 3
 # The colour is written again this often even when it stays: a driver reset by a brownout shows
 # it again, and a driver that vanished is noticed although nothing new was to be shown.
 LED_REFRESH_S = 5.0
-STORAGE_PERIOD_S = 0.5  # finer than the first storage retry delay, so retries come on time
 
 
 @dataclass(frozen=True)
@@ -136,10 +135,11 @@ class Controller:
         self._shown_at = float("-inf")
         self._meter_tried_at = float("-inf")
         self._background: set[asyncio.Task[None]] = set()
-        self._storage_backoff = StorageBackoff()
-        self._pending_start: str | None = None  # accepted, but its row could not be written
         for fault in self.latches.restore(self.faults, self.tilt):
             self.last_error_code = fault.spec.ocpp_error_code
+        self.storage = StorageGuard(
+            self.machine, self.faults, sessions, self.indicator, clock.monotonic
+        )
 
     # ----- limits -----------------------------------------------------------------------
     def effective_limit_a(self) -> float:
@@ -207,21 +207,9 @@ class Controller:
         machine.inputs.faults = self.faults.kinds
         machine.inputs.power_available = self.effective_limit_a() >= MIN_CURRENT_A
         machine.sync()
-        self._resume_pending_start()
+        self.storage.resume_pending_start()
         self._plug_and_charge()
         self._expire_authorization()
-
-    def _resume_pending_start(self) -> None:
-        """Storage works again: start the session it refused, if the same car is still there."""
-        id_tag, machine = self._pending_start, self.machine
-        if id_tag is None:
-            return
-        if machine.inputs.cp is CpState.A or machine.state is EvseState.AVAILABLE:
-            self._pending_start = None  # the car left: a new car needs a new authorization
-        elif machine.state is EvseState.CONNECTED:
-            self._pending_start = None
-            machine.authorize(id_tag)
-            machine.sync()
 
     def _plug_and_charge(self) -> None:
         settings = self.profile.authorization
@@ -247,7 +235,7 @@ class Controller:
             if isinstance(effect, StartSession):
                 self.overcurrent.reset()
                 outcome = await self.sessions.start(effect.id_tag, await self.fresh_meter())
-                self._started(outcome, effect.id_tag)
+                self.storage.started(outcome, effect.id_tag)
             elif isinstance(effect, StopSession):
                 self.sessions.request_stop(effect.reason)
         if self.sessions.stopping and not self.governor.outputs.contactor_closed:
@@ -255,39 +243,7 @@ class Controller:
             if contactor_open or FaultKind.POWER_BOARD in self.faults.kinds:
                 await self.sessions.finish(await self.fresh_meter())
                 self._urgent_stop = False
-        self._guard_storage()
-
-    def _started(self, outcome: StartOutcome, id_tag: str) -> None:
-        """No transaction row, no energy: leave the session state before any output changes."""
-        if outcome is StartOutcome.STARTED:
-            self._storage_backoff.reset()
-            return
-        if outcome is StartOutcome.STORAGE_FAILED:
-            self._pending_start = id_tag  # _guard_storage raises the fault that explains it
-        elif outcome is StartOutcome.NO_METER:
-            self.faults.report(FaultKind.METER, True, "no meter reading to start on")
-        else:
-            self.indicator.blink(LedColour.RED)
-        self.machine.stop("Other")
-        self.machine.inputs.faults = self.faults.kinds
-        self.machine.sync()
-
-    def _guard_storage(self) -> None:
-        """Billing data cannot be written: end the session gently, then block new ones.
-
-        The pilot stops offering current at once; the contactor opens when the car stops
-        drawing, at most 6 s later (the machine's normal stop); the storage fault follows as soon
-        as the contactor is commanded open, and stays until a retried write succeeds.
-        """
-        failure = self.sessions.failure
-        if failure is None:
-            return
-        if self.machine.in_session:
-            self.machine.stop("Other")
-        if not self.governor.outputs.contactor_closed:
-            self.faults.report(FaultKind.STORAGE, True, str(failure))
-        self.machine.inputs.faults = self.faults.kinds
-        self.machine.sync()
+        self.storage.guard(self.governor.outputs.contactor_closed)
 
     async def _apply_outputs(self, status: PowerBoardStatus | None) -> None:
         look = self.machine.look
@@ -322,21 +278,9 @@ class Controller:
     # ----- the slower loops ------------------------------------------------------------
     async def storage_step(self) -> None:
         """While storage fails: retry with backoff (queued billing data first), then clear."""
-        if self.sessions.failure is None:
-            return
-        now = self.clock.monotonic()
-        if not self._storage_backoff.due(now):
-            return
-        if await self.sessions.retry():
+        if await self.storage.retry():
             async with self.lock:
                 self.faults.report(FaultKind.STORAGE, False)
-        else:
-            self._storage_backoff.failed(now)
-            log.warning(
-                "storage still fails; next try in %.0f s: %s",
-                self._storage_backoff.delay_s,
-                self.sessions.failure,
-            )
 
     async def meter_step(self) -> None:
         """Read the MID meter; watch for overcurrent; record samples during a session."""

@@ -17,13 +17,13 @@ from runtime.evse.controller import (
     CARD_PERIOD_S,
     METER_PERIOD_S,
     POLL_PERIOD_S,
-    STORAGE_PERIOD_S,
     TILT_PERIOD_S,
     Controller,
 )
 from runtime.evse.faults import FaultKind
 from runtime.evse.iec61851 import PWM_OFF_PERMILLE
 from runtime.evse.latches import arm_watchdog
+from runtime.evse.storage_guard import STORAGE_PERIOD_S
 from runtime.hardware.errors import DeviceError
 from runtime.persistence.event_log import EventLog
 from runtime.persistence.transactions import TransactionStore

@@ -23,12 +23,12 @@ from runtime.evse.controller import (
     CARD_PERIOD_S,
     METER_PERIOD_S,
     POLL_PERIOD_S,
-    STORAGE_PERIOD_S,
     Controller,
     Devices,
 )
 from runtime.evse.events import EventHub
 from runtime.evse.sessions import SessionKeeper
+from runtime.evse.storage_guard import STORAGE_PERIOD_S
 from runtime.persistence.auth_cache import AuthCache
 from runtime.persistence.database import Database
 from runtime.persistence.latches import LatchStore
