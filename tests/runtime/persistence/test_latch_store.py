@@ -10,6 +10,7 @@ import pytest
 
 from runtime.hardware.types import Acceleration
 from runtime.persistence.database import Database
+from runtime.persistence.errors import StorageFailed
 from runtime.persistence.latches import LatchStore
 
 RAISED = dt.datetime(2026, 3, 10, 18, 1, tzinfo=dt.UTC)
@@ -51,9 +52,10 @@ def test_the_calibration_is_one_row_replaced_by_each_calibration(tmp_path: Path)
 def test_a_latch_that_is_no_known_kind_of_clearing_is_refused(tmp_path: Path) -> None:
     with (
         Database.open(tmp_path / "chargeos.db") as database,
-        pytest.raises(sqlite3.IntegrityError),
+        pytest.raises(StorageFailed, match="CHECK constraint failed") as refused,
         database.write() as connection,
     ):
         connection.execute(
             "INSERT INTO latched_faults VALUES ('tilt', 'self', ?, '')", (RAISED.isoformat(),)
         )
+    assert isinstance(refused.value.__cause__, sqlite3.IntegrityError)
