@@ -3,19 +3,22 @@
 The same RTU frames go over an RS485 serial port on the charger or over a loopback TCP socket
 to the simulated devices. Callers never see a pymodbus exception: no reply is `DeviceTimeout`,
 a reply that is malformed, short, corrupted or an exception response is `DeviceGarbage`.
+A unit can be made urgent (its requests overtake waiting ones) or given a shorter reply timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from pymodbus import FramerType, ModbusException
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.pdu import ModbusPDU
 
+from runtime.drivers.bus_lock import PriorityLock
 from runtime.hardware.errors import DeviceGarbage, DeviceTimeout
 from schemas.hardware import SerialBus
 
@@ -69,7 +72,9 @@ class ModbusBus:
         self.timeout_s = timeout_s
         self._make_client = make_client
         self._client: ModbusClient | None = None  # made on first use, inside the event loop
-        self._lock = asyncio.Lock()
+        self._lock = PriorityLock()
+        self._urgent_units: set[int] = set()
+        self._reply_timeouts: dict[int, float] = {}
         self._received = b""
 
     @classmethod
@@ -119,9 +124,37 @@ class ModbusBus:
         """A handle for one device on this bus."""
         return ModbusUnit(self, unit, device)
 
+    def set_unit_timing(
+        self, unit: int, *, urgent: bool = False, reply_timeout_s: float | None = None
+    ) -> None:
+        """`urgent`: the unit's requests go before waiting ones; a shorter reply timeout."""
+        if urgent:
+            self._urgent_units.add(unit)
+        else:
+            self._urgent_units.discard(unit)
+        if reply_timeout_s is None:
+            self._reply_timeouts.pop(unit, None)
+        elif not 0 < reply_timeout_s <= self.timeout_s:
+            raise ValueError(
+                f"{self.where(unit)}: reply timeout {reply_timeout_s:g} s is outside "
+                f"0..{self.timeout_s:g} s (the bus timeout)"
+            )
+        else:
+            self._reply_timeouts[unit] = reply_timeout_s
+
+    def reply_timeout_s(self, unit: int) -> float:
+        """How long a request to `unit` waits for its reply."""
+        return self._reply_timeouts.get(unit, self.timeout_s)
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, unit: int) -> AsyncIterator[None]:
+        """The bus for one request to `unit` (urgent units overtake waiting requests)."""
+        async with self._lock.hold(urgent=unit in self._urgent_units):
+            yield
+
     async def close(self) -> None:
         """Close the port or socket; the next request opens it again."""
-        async with self._lock:
+        async with self._lock.hold(urgent=True):
             if self._client is not None:
                 self._client.close()
 
@@ -145,7 +178,11 @@ class ModbusBus:
         _check_words([value])
         ref = DeviceRef(device, self.where(unit))
         reply = await self._execute(
-            ref, 6, address, lambda client: client.write_register(address, value, device_id=unit)
+            ref,
+            unit,
+            6,
+            address,
+            lambda client: client.write_register(address, value, device_id=unit),
         )
         if reply.address != address or list(reply.registers) != [value]:
             raise ref.garbage(
@@ -162,7 +199,11 @@ class ModbusBus:
         ref = DeviceRef(device, self.where(unit))
         words = list(values)
         reply = await self._execute(
-            ref, 16, address, lambda client: client.write_registers(address, words, device_id=unit)
+            ref,
+            unit,
+            16,
+            address,
+            lambda client: client.write_registers(address, words, device_id=unit),
         )
         if reply.address != address or reply.count != len(values):
             raise ref.garbage(
@@ -181,7 +222,7 @@ class ModbusBus:
                 return client.read_input_registers(address, count=count, device_id=unit)
             return client.read_holding_registers(address, count=count, device_id=unit)
 
-        reply = await self._execute(ref, function_code, address, request)
+        reply = await self._execute(ref, unit, function_code, address, request)
         registers = list(reply.registers)
         if len(registers) != count:
             raise ref.garbage(
@@ -193,14 +234,19 @@ class ModbusBus:
     async def _execute(
         self,
         ref: DeviceRef,
+        unit: int,
         function_code: int,
         address: int,
         request: Callable[[ModbusClient], Awaitable[ModbusPDU]],
     ) -> ModbusPDU:
         what = f"FC{function_code:02d} at register {address}"
-        async with self._lock:
+        reply_timeout_s = self.reply_timeout_s(unit)
+        guard_s = 2 * self.timeout_s + _GUARD_SLACK_S
+        if unit in self._reply_timeouts:
+            guard_s = reply_timeout_s  # a short-timeout unit never holds the bus for longer
+        async with self.exclusive(unit):
             try:
-                async with asyncio.timeout(2 * self.timeout_s + _GUARD_SLACK_S):
+                async with asyncio.timeout(guard_s):
                     client = await self._connected_client(ref)
                     self._received = b""
                     reply = await request(client)
@@ -211,7 +257,7 @@ class ModbusBus:
                         f"{what}: undecodable reply (CRC or framing error): "
                         f"{self._received[:32].hex(' ')}"
                     ) from None
-                raise ref.timeout(f"{what}: no reply within {self.timeout_s:g} s") from None
+                raise ref.timeout(f"{what}: no reply within {reply_timeout_s:g} s") from None
         if reply.isError():
             code = reply.exception_code
             name = _EXCEPTION_NAMES.get(code, "unknown exception")

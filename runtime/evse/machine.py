@@ -12,6 +12,7 @@ pilot at -12 V).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +135,8 @@ class SessionMachine:
     id_tag: str | None = None
     effects: list[Effect] = field(default_factory=list)
     state: EvseState = S.BOOTING
+    # Called inside every transition with (source, destination): diagnostics and tests.
+    listeners: list[Callable[[EvseState, EvseState], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._stop_reason = "Local"
@@ -234,6 +237,9 @@ class SessionMachine:
         if not now and self.state is not S.AUTHORIZED:
             self.id_tag = None
         self._stop_reason = "Local"
+        if source is not None:
+            for listener in self.listeners:
+                listener(EvseState[source], self.state)
 
     def _fail_safe(self, event: EventData) -> None:
         log.error("state machine error in %s: %s; going to FAULTED", event.event.name, event.error)

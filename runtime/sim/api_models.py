@@ -31,6 +31,8 @@ class SimFault(StrEnum):
     READER = "reader"  # the PN532 stops acknowledging its I2C address
     ACCELEROMETER = "accelerometer"  # the LIS3DH stops acknowledging its I2C address
     LED = "led"  # the PCA9634 LED driver (and its buzzer) stops acknowledging its I2C address
+    METER_FLAKY = "meter-flaky"  # every other MID meter reply lost or garbled
+    BOARD_HANG = "board-hang"  # the board answers, but its heartbeat and measurements freeze
 
 
 class Request(BaseModel):
@@ -139,6 +141,7 @@ class BoardView(Snapshot):
     watchdog_tripped: bool
     temperature_c: float
     answering: bool
+    hung: bool = False
 
 
 class MeterView(Snapshot):

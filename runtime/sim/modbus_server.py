@@ -47,6 +47,11 @@ class BusFault(StrEnum):
     GARBAGE = "garbage"  # reads answered with 0xFFFF in every register (NaN for floats)
     SILENT = "silent"  # no answer at all: the master times out
     BAD_CRC = "bad_crc"  # answers with a corrupted CRC
+    FLAKY = "flaky"  # every other reply lost or garbled (FLAKY_REPLIES), never 3 failures in a row
+
+
+# BusFault.FLAKY cycles through these, one per request.
+FLAKY_REPLIES = ("ok", "lost", "ok", "garbled")
 
 
 @dataclass
@@ -58,6 +63,8 @@ class _Endpoint:
     fault: BusFault = BusFault.NONE
     exception_code: ExcCodes = ExcCodes.DEVICE_FAILURE
     _echo: tuple[int, tuple[int, ...]] = (-1, ())
+    _requests: int = 0
+    reply: str = "ok"  # what becomes of the reply being built (BusFault.FLAKY)
 
     async def action(
         self,
@@ -69,7 +76,11 @@ class _Endpoint:
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
         """pymodbus SimDevice hook: consult the model before pymodbus builds the reply."""
-        if self.fault is BusFault.SILENT:
+        self.reply = "ok"
+        if self.fault is BusFault.FLAKY:
+            self.reply = FLAKY_REPLIES[self._requests % len(FLAKY_REPLIES)]
+            self._requests += 1
+        if self.fault is BusFault.SILENT or self.reply == "lost":
             raise NoSuchIdException(f"unit {self.unit} is silent (fault injection)")
         if self.fault is BusFault.EXCEPTION:
             return self.exception_code
@@ -223,9 +234,9 @@ class SimBus:
         if not sending or not packet:
             return packet
         endpoint = self._endpoints.get(packet[0])
-        if endpoint is None or endpoint.fault is BusFault.SILENT:
+        if endpoint is None or endpoint.fault is BusFault.SILENT or endpoint.reply == "lost":
             return b""
-        if endpoint.fault is BusFault.BAD_CRC:
+        if endpoint.fault is BusFault.BAD_CRC or endpoint.reply == "garbled":
             return packet[:-1] + bytes([packet[-1] ^ 0xFF])
         return packet
 

@@ -2,7 +2,7 @@
 
 Registers per docs/power-board-registers.md (`power_board_map`, not the driver's table). Time only
 moves in `tick(dt_s)`: contactor actuation delay, communication watchdog, heartbeat. The car side is
-set by the simulation core through `connect_pilot()`.
+set by the simulation core through `connect_pilot()`. `hang()` freezes the firmware's main loop.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class SimPowerBoard:
         self._car_diode_ok = True
         self._welded = False
         self._contactor_closed = False
+        self._frozen: PowerBoardStatus | None = None
         self.power_cycle()
 
     def power_cycle(self) -> None:
@@ -58,6 +59,7 @@ class SimPowerBoard:
         self._last_write_s = 0.0
         self._contactor_closed = self._welded and self._contactor_closed
         self._moving_s = 0.0
+        self._frozen = None
 
     # The world around the board ------------------------------------------------------------
 
@@ -71,6 +73,25 @@ class SimPowerBoard:
     def inject_rcm_fault(self) -> None:
         """6 mA DC residual current: the board opens the contactor and latches the fault."""
         self.rcm_latched = True
+
+    def hang(self) -> None:
+        """The firmware's main loop sticks (`fault board-hang`): heartbeat and measurements freeze.
+
+        The Modbus interrupt handler still answers, from the frozen status, and still drives
+        the outputs it writes (pilot generator, contactor coil) and the watchdog timer, so a
+        master that notices the hang can still open the contactor.
+        """
+        if self._frozen is None:
+            self._frozen = self.status()
+
+    def resume(self) -> None:
+        """The main loop runs again: heartbeat and measurements move."""
+        self._frozen = None
+
+    @property
+    def hung(self) -> bool:
+        """True while the firmware's main loop is stuck."""
+        return self._frozen is not None
 
     def weld_relay(self) -> None:
         """The contacts weld: once closed, the contactor never opens again."""
@@ -107,7 +128,8 @@ class SimPowerBoard:
         self._actuate(dt_s)
         if self._pwm_on() and self._car_cp in (CpState.B, CpState.C, CpState.D):
             self.diode_latched = self.diode_latched or not self._car_diode_ok
-        self.heartbeat = (self.heartbeat + 1) & 0xFFFF
+        if self._frozen is None:
+            self.heartbeat = (self.heartbeat + 1) & 0xFFFF
 
     def _actuate(self, dt_s: float) -> None:
         drive = self.contactor_command and not self.rcm_latched
@@ -136,7 +158,9 @@ class SimPowerBoard:
         return self._car_cp, high, _NEGATIVE_MV if diode_ok else -high
 
     def status(self) -> PowerBoardStatus:
-        """What a status poll reports now."""
+        """What a status poll reports now (a hung board: what it measured when it stuck)."""
+        if self._frozen is not None:
+            return self._frozen
         cp_state, high_mv, low_mv = self._pilot()
         drive = self.contactor_command and not self.rcm_latched
         return PowerBoardStatus(

@@ -156,6 +156,7 @@ class SimRig:
         board = self.station.board
         board.temperature_c = AMBIENT_C
         board.replace_contactor()
+        board.resume()
         self.chips.accelerometer.tilt(0.0)
         self.chips.accelerometer.bump(0.0, samples=0)
         self.chips.rfid.answering = True
@@ -224,6 +225,7 @@ class SimRig:
                 watchdog_tripped=station.board.watchdog_tripped,
                 temperature_c=board.temperature_c,
                 answering=SimFault.BOARD not in self.injected,
+                hung=station.board.hung,
             ),
             meter=_meter_view(
                 station.meter, meter_unit, answering=SimFault.METER not in self.injected
@@ -270,6 +272,11 @@ def _set_car_fault(fault: CarFault) -> Callable[[SimRig], None]:
 def _silence_meter(rig: SimRig) -> None:
     unit = rig.profile.metering.internal_meter.modbus_address
     rig.modbus.set_fault(unit, BusFault.SILENT, bus=INTERNAL_BUS)
+
+
+def _flaky_meter(rig: SimRig) -> None:
+    unit = rig.profile.metering.internal_meter.modbus_address
+    rig.modbus.set_fault(unit, BusFault.FLAKY, bus=INTERNAL_BUS)
 
 
 def _silence_board(rig: SimRig) -> None:
@@ -320,4 +327,9 @@ FAULTS: dict[SimFault, tuple[Callable[[SimRig], None], str]] = {
     SimFault.READER: (_silence_reader, "the RFID reader stops answering"),
     SimFault.ACCELEROMETER: (_silence_accelerometer, "the accelerometer stops answering"),
     SimFault.LED: (_silence_led, "the LED driver (and buzzer) stops answering"),
+    SimFault.METER_FLAKY: (_flaky_meter, "every other MID meter reply is lost or garbled"),
+    SimFault.BOARD_HANG: (
+        lambda rig: rig.station.board.hang(),
+        "the power board's firmware hangs: it answers, but heartbeat and measurements freeze",
+    ),
 }

@@ -87,6 +87,7 @@ def _board_line(status: SimStatus) -> str:
     ]
     contactor = "closed" if board.contactor_closed else "open"
     silent = ", NOT ANSWERING" if not board.answering else ""
+    silent += ", HUNG (heartbeat frozen)" if board.hung else ""
     return (
         f"CP {board.cp_state}, duty {board.duty_permille}‰, contactor {contactor}, "
         f"{board.temperature_c:.1f} °C, {', '.join(latched) or 'no faults'}{silent}"

@@ -7,16 +7,15 @@ loop's step is called in a fixed schedule instead of sleeping.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from runtime.drivers.lis3dh import Lis3dh
-from runtime.drivers.pca9634 import Pca9634
 from runtime.drivers.pn532 import Pn532
-from runtime.drivers.power_board import ModbusPowerBoard
-from runtime.drivers.sdm_meter import SdmMeter
 from runtime.evse.authorization import Authorizer
 from runtime.evse.clock import Clock
 from runtime.evse.controller import (
@@ -24,9 +23,10 @@ from runtime.evse.controller import (
     METER_PERIOD_S,
     POLL_PERIOD_S,
     Controller,
-    Devices,
 )
+from runtime.evse.devices import devices_on
 from runtime.evse.events import EventHub
+from runtime.evse.service import run_controller, start_controller
 from runtime.evse.sessions import SessionKeeper
 from runtime.evse.storage_guard import STORAGE_PERIOD_S
 from runtime.persistence.auth_cache import AuthCache
@@ -53,31 +53,45 @@ class VirtualTime:
         return self.seconds
 
     def now(self) -> datetime:
-        return EPOCH + timedelta(seconds=self.seconds)
+        return EPOCH + timedelta(seconds=self.monotonic())
+
+
+@dataclass
+class LoopTime(VirtualTime):
+    """An event loop's clock (a `VirtualTimeLoop` in the tests that use it)."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def monotonic(self) -> float:
+        return self.loop.time() if self.loop is not None else self.seconds
 
 
 class VirtualCharger:
     """A charger whose time only moves when `advance` is called."""
 
-    def __init__(self, profile: Profile, database_path: Path, car: CarSpec) -> None:
+    def __init__(
+        self, profile: Profile, database_path: Path, car: CarSpec, time: VirtualTime | None = None
+    ) -> None:
         self.profile = profile
-        self.time = VirtualTime()
+        self.time = time or VirtualTime()
         self.station = SimStation(car=SimCar(car))
         hardware = profile.hardware
         meter_unit = profile.metering.internal_meter.modbus_address
         self.bus = LocalModbusBus(
-            {hardware.power_board_address: self.station.board, meter_unit: self.station.meter}
+            {hardware.power_board_address: self.station.board, meter_unit: self.station.meter},
+            timeout_s=hardware.internal_bus.timeout_s,
         )
         self.chips = ChargerI2c.from_config(hardware.i2c)
         i2c = self.chips.local_bus()
-        led = Pca9634(i2c, address=hardware.i2c.led_driver, buzzer_channel=4)
-        devices = Devices(
-            power_board=ModbusPowerBoard(self.bus, hardware.power_board_address),
-            meter=SdmMeter(self.bus, meter_unit, profile.metering.internal_meter.type),
-            rfid=Pn532(i2c, address=hardware.i2c.rfid_reader, response_timeout_s=0.05),
-            led=led,
+        devices = dataclasses.replace(
+            devices_on(profile, self.bus, i2c),
+            rfid=Pn532(
+                i2c,
+                bus_number=hardware.i2c.bus,
+                address=hardware.i2c.rfid_reader,
+                response_timeout_s=0.05,
+            ),
             buzzer=_SilentBuzzer(),
-            accelerometer=Lis3dh(i2c, address=hardware.i2c.accelerometer),
         )
         self.database = Database.open(database_path)
         self.transactions = TransactionStore(self.database)
@@ -129,6 +143,26 @@ class VirtualCharger:
 
     def after_step(self) -> None:
         """Hook for invariant checks after every control step."""
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[asyncio.Event]:
+        """The evse service's own loops and the station's ticks, on the loop's clock.
+
+        For a `VirtualTimeLoop` with `LoopTime`: everything runs concurrently, as in the
+        service; the yielded event stops the service (as SIGTERM or a reset does).
+        """
+        stop = asyncio.Event()
+        ticking = asyncio.create_task(self.station.run())
+        await start_controller(self.controller)
+        running = asyncio.create_task(run_controller(self.controller, stop))
+        try:
+            yield stop
+        finally:
+            stop.set()
+            await running
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
 
     def close(self) -> None:
         """Release the database."""
