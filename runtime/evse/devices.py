@@ -22,10 +22,16 @@ from runtime.drivers.pca9634 import Pca9634
 from runtime.drivers.pn532 import Pn532
 from runtime.drivers.power_board import ModbusPowerBoard
 from runtime.drivers.sdm_meter import SdmMeter
-from runtime.evse.controller import Devices
+from runtime.evse.controller import POLL_PERIOD_S, Devices
 from schemas import Profile
 
 SIM_WAIT_STEP_S = 0.1
+# The board and the meter share the internal RS485 line. A board request waits for at most
+# the one meter request in flight (the board's own requests overtake every waiting one), so a
+# meter reply that never comes may hold the line for at most half a poll period: the board is
+# never delayed beyond one poll (IEC 61851-1 Table A.6 seq. 7: contactor off within 100 ms).
+# The SDM630's whole reading (76 registers) crosses a 115200 Bd line in about 14 ms.
+METER_REPLY_TIMEOUT_S = POLL_PERIOD_S / 2
 
 
 class SimEndpoints(BaseModel):
@@ -64,8 +70,18 @@ class OpenDevices:
     close: Callable[[], Awaitable[None]]
 
 
+def share_internal_bus(profile: Profile, internal: ModbusBus) -> None:
+    """The power board's requests go first; the meter may hold the line only briefly."""
+    internal.set_unit_timing(profile.hardware.power_board_address, urgent=True)
+    internal.set_unit_timing(
+        profile.metering.internal_meter.modbus_address,
+        reply_timeout_s=min(METER_REPLY_TIMEOUT_S, internal.timeout_s),
+    )
+
+
 def devices_on(profile: Profile, internal: ModbusBus, i2c: I2cBus) -> Devices:
     """Every driver of the profile on the given internal bus and I2C bus."""
+    share_internal_bus(profile, internal)
     hardware, chips = profile.hardware, profile.hardware.i2c
     led = Pca9634(
         i2c, bus_number=chips.bus, address=chips.led_driver, buzzer_channel=chips.buzzer_channel
