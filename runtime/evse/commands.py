@@ -73,8 +73,10 @@ class Commands:
 
     async def reset(self, kind: Literal["soft", "hard"]) -> Answer:
         """OCPP Reset: end the session, then restart the service (supervisord brings it back)."""
+        reason = "SoftReset" if kind == "soft" else "HardReset"
         async with self._controller.lock:
-            self._controller.machine.stop("SoftReset" if kind == "soft" else "HardReset")
+            self._controller.shutdown_reason = reason
+            self._controller.machine.stop(reason)
         log.warning("%s reset requested: the service restarts once the session is closed", kind)
         self._shutdown.set()
         return "Accepted"

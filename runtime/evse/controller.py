@@ -1,8 +1,10 @@
 """The charging controller: reads the devices, drives the state machine, applies its wishes.
 
 One control step (every POLL_PERIOD_S): poll the power board, update faults and inputs, let
-the machine settle, execute its effects (open/close transactions) and only then command the
-pilot and contactor. Meter, card reader, accelerometer and LED run their own slower loops.
+the machine settle, execute its effects (open/close transactions), command the pilot and
+contactor, and only then, as its last act, feed the board's watchdog: a step that hangs or dies
+lets the board open the contactor on its own. Meter, card reader, accelerometer and LED run
+their own slower loops.
 All mutation happens under one asyncio lock, so a card or a remote command never interleaves
 with a step. The controller keeps charging safely with every other service down.
 """
@@ -21,10 +23,16 @@ from runtime.evse.device_watch import DeviceWatch, WarningKind, WarningTracker, 
 from runtime.evse.events import EventHub
 from runtime.evse.faults import PILOT_WATCHED, ActiveFault, FaultKind, FaultTracker
 from runtime.evse.governor import OutputGovernor, Outputs
-from runtime.evse.iec61851 import CONNECTED_STATES, MIN_CURRENT_A, PILOT_FAULT_PERMILLE
+from runtime.evse.iec61851 import (
+    CONNECTED_STATES,
+    MIN_CURRENT_A,
+    PILOT_FAULT_PERMILLE,
+    PWM_OFF_PERMILLE,
+)
 from runtime.evse.indicator import Indicator
 from runtime.evse.latches import LatchKeeper
 from runtime.evse.limits import ExternalLimit
+from runtime.evse.liveness import HeartbeatWatch, InternalErrorHold, WatchdogFeed
 from runtime.evse.machine import SessionMachine, StartSession, StopSession
 from runtime.evse.monitors import OvercurrentMonitor, TiltBumpMonitor
 from runtime.evse.sessions import SessionKeeper
@@ -125,6 +133,10 @@ class Controller:
         self.thermal_throttle = 1.0
         self.last_error_code = "NoError"
         self.started_at = clock.monotonic()
+        self.shutdown_reason = "Reboot"  # OCPP 1.6 Reason when the service stops (SIGTERM)
+        self._heartbeat = HeartbeatWatch()
+        self._watchdog = WatchdogFeed(clock.monotonic)
+        self._internal_errors = InternalErrorHold(clock.monotonic)
         self._silent = {"board": 0, "meter": 0, "reader": 0}
         self._applied: Outputs | None = None
         self._card_in_field: str | None = None
@@ -154,10 +166,13 @@ class Controller:
 
     # ----- the control step ---------------------------------------------------------------
     async def control_step(self) -> None:
-        """Poll the power board, settle the machine, run effects, command pilot and contactor."""
-        status = await self._poll_board()
+        """Poll, settle the machine, run effects, command pilot and contactor, feed the watchdog."""
+        answered = await self._poll_board()
         async with self.lock:
+            status = self._heartbeat.judge(answered, self.faults) if answered else None
             if status is not None:
+                self.board = status
+                self._notice_board_reset(status)
                 # -12 V is ours, or left on the board by an evse killed while it held it
                 forced_low = 0 in (self.governor.outputs.duty_permille, status.pwm_duty_permille)
                 self.thermal_throttle = self.checks.judge(
@@ -168,21 +183,33 @@ class Controller:
                 await self._retry_latched_diode_fault(status)
             self._settle(status)
             await self._run_effects()
-            await self._apply_outputs(status)
+            self._internal_errors.judge(self.machine.take_errors(), self.faults)
+            self.machine.inputs.faults = self.faults.kinds
+            applied = await self._apply_outputs(status, reachable=answered is not None)
             self._announce_state()
+            if applied:
+                await self._watchdog.feed(self.devices.power_board)
 
     async def _poll_board(self) -> PowerBoardStatus | None:
         try:
             status = await self.devices.power_board.read_status()
         except DeviceError as error:
             self._silent["board"] += 1
+            self._heartbeat.forget()
             if self._silent["board"] >= BOARD_SILENT_AFTER:
                 self.faults.report(FaultKind.POWER_BOARD, True, str(error))
             return None
         self._silent["board"] = 0
         self.faults.report(FaultKind.POWER_BOARD, False)
-        self.board = status
         return status
+
+    def _notice_board_reset(self, status: PowerBoardStatus) -> None:
+        """The board dropped our PWM (its watchdog tripped, or it restarted): send all again."""
+        applied = self._applied
+        dropped = status.pwm_duty_permille == PWM_OFF_PERMILLE
+        if applied is not None and dropped and applied.duty_permille != PWM_OFF_PERMILLE:
+            log.warning("the power board reset its outputs (watchdog or restart); resending")
+            self._applied = None
 
     async def _retry_latched_diode_fault(self, status: PowerBoardStatus) -> None:
         """The board latches a diode fault; once the car is unplugged, clear it and try again."""
@@ -240,12 +267,14 @@ class Controller:
                 self.sessions.request_stop(effect.reason)
         if self.sessions.stopping and not self.governor.outputs.contactor_closed:
             contactor_open = self.board is None or not self.board.contactor_closed
-            if contactor_open or FaultKind.POWER_BOARD in self.faults.kinds:
+            board_blind = {FaultKind.POWER_BOARD, FaultKind.BOARD_HUNG} & self.faults.kinds
+            if contactor_open or board_blind:
                 await self.sessions.finish(await self.fresh_meter())
                 self._urgent_stop = False
         self.storage.guard(self.governor.outputs.contactor_closed)
 
-    async def _apply_outputs(self, status: PowerBoardStatus | None) -> None:
+    async def _apply_outputs(self, status: PowerBoardStatus | None, *, reachable: bool) -> bool:
+        """Command pilot and contactor; True once the board took everything this step wants."""
         look = self.machine.look
         # Only faults the car shows, or none left: +12 V, so the car is seen before FAULTED ends.
         if look.pilot is Pilot.FAULT and self.faults.kinds <= PILOT_WATCHED:
@@ -254,8 +283,8 @@ class Controller:
         urgent = self._urgent_stop or bool(self.faults.kinds)
         outputs = self.governor.decide(look, cp, self.effective_limit_a(), urgent)
         self.overcurrent.offered(outputs.offered_current_a)
-        if status is None:
-            return  # nothing reaches a silent board; its own watchdog opens the contactor
+        if not reachable:
+            return False  # nothing reaches a silent board; its own watchdog opens the contactor
         board = self.devices.power_board
         try:
             if self._applied is None or outputs.duty_permille != self._applied.duty_permille:
@@ -265,8 +294,9 @@ class Controller:
         except DeviceError as error:
             log.warning("power board command failed: %s", error)
             self._applied = None  # resend everything next step
-            return
+            return False
         self._applied = outputs
+        return True
 
     def _announce_state(self) -> None:
         state = self.machine.state

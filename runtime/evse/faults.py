@@ -29,6 +29,8 @@ class FaultKind(StrEnum):
     CONTACTOR_STUCK_OPEN = "contactor_stuck_open"
     VENTILATION = "ventilation"
     STORAGE = "storage"
+    BOARD_HUNG = "board_hung"
+    INTERNAL = "internal"
 
 
 class Latch(StrEnum):
@@ -129,6 +131,21 @@ FAULTS: dict[FaultKind, FaultSpec] = {
         Latch.SELF,
         "the charger cannot record transactions (data partition full or failing): no charging"
         " until it can; free space or call your installer",
+    ),
+    # Clears when the heartbeat moves again: the board's firmware runs (its own reset brings
+    # it back with safe outputs); the session does not resume, as after a silent board.
+    FaultKind.BOARD_HUNG: FaultSpec(
+        "InternalError",
+        "POWER_BOARD_HUNG",
+        Latch.SELF,
+        "the EVSE power board's firmware is stuck (heartbeat frozen): charger fault",
+    ),
+    # Clears once the controller has run clean for INTERNAL_ERROR_CLEAN_S (runtime.evse.liveness).
+    FaultKind.INTERNAL: FaultSpec(
+        "InternalError",
+        "CONTROLLER_ERROR",
+        Latch.SELF,
+        "internal error of the charging controller: charging stopped; report it if it repeats",
     ),
 }
 

@@ -6,7 +6,7 @@ and timeout events call `authorize()`, `stop()` or `expire_authorization()`. The
 touches hardware: entering or leaving a session queues a `StartSession` / `StopSession` effect
 the controller executes, and `look` says what the LED, pilot and contactor should show. Any
 exception inside a transition drops the machine into FAULTED (the safe state: contactor open,
-pilot at -12 V).
+pilot at -12 V) and is kept in `errors` for the controller to raise as an internal-error fault.
 """
 
 from __future__ import annotations
@@ -137,6 +137,8 @@ class SessionMachine:
     state: EvseState = S.BOOTING
     # Called inside every transition with (source, destination): diagnostics and tests.
     listeners: list[Callable[[EvseState, EvseState], None]] = field(default_factory=list)
+    # Exceptions inside transitions since the controller last looked ("summary (in trigger)").
+    errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._stop_reason = "Local"
@@ -206,6 +208,11 @@ class SessionMachine:
         """No cable arrived in time after a card."""
         self._fire("authorization_expired")
 
+    def take_errors(self) -> list[str]:
+        """Hand the summaries of the exceptions inside transitions to the controller."""
+        errors, self.errors = self.errors, []
+        return errors
+
     def take_effects(self) -> list[Effect]:
         """Hand the queued effects to the controller, in order."""
         effects, self.effects = self.effects, []
@@ -243,6 +250,8 @@ class SessionMachine:
 
     def _fail_safe(self, event: EventData) -> None:
         log.error("state machine error in %s: %s; going to FAULTED", event.event.name, event.error)
+        error = event.error
+        self.errors.append(f"{type(error).__name__}: {error} (in {event.event.name})")
         was_in_session = self.in_session
         self.state = S.FAULTED
         if was_in_session:

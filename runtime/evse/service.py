@@ -1,7 +1,9 @@
 """The `evse` service's lifecycle: start the devices, run the loops, stop safely.
 
 Each loop runs its step at a fixed period and survives anything its step raises (logged);
-the control loop, if it keeps failing, drives the power board to the safe state directly.
+the control loop, if it keeps failing, drives the power board to the safe state directly. Only a
+completed control step feeds the board's watchdog. Stopping ends a session as IEC 61851-1
+wants it: PWM off, the car's time to stop drawing, contactor open, then the transaction.
 """
 
 from __future__ import annotations
@@ -21,20 +23,23 @@ from runtime.evse.controller import (
     Controller,
 )
 from runtime.evse.faults import FaultKind
-from runtime.evse.iec61851 import PWM_OFF_PERMILLE
+from runtime.evse.iec61851 import FORCED_CONTACTOR_OFF_AFTER_PWM_OFF_S, PWM_OFF_PERMILLE
 from runtime.evse.latches import arm_watchdog
+from runtime.evse.liveness import WATCHDOG_S
+from runtime.evse.machine import StopSession
 from runtime.evse.storage_guard import STORAGE_PERIOD_S
 from runtime.hardware.errors import DeviceError
+from runtime.hardware.types import CpState
 from runtime.persistence.event_log import EventLog
 from runtime.persistence.transactions import TransactionStore
 
 log = logging.getLogger(__name__)
 
 LED_PERIOD_S = 0.1
-WATCHDOG_S = 3  # the power board opens the contactor itself after 3 s without a command
-WATCHDOG_REFRESH_S = 1.0
 CONTROL_FAILURES_BEFORE_SAFE_STATE = 3
 RELOAD_CHECK_S = 0.5
+# IEC 61851-1 Table A.3: a car draws current only in C or D; in B it has stopped.
+DRAWING_STATES = frozenset({CpState.C, CpState.D})
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,6 @@ async def run_controller(controller: Controller, stop: asyncio.Event) -> None:
         _every(CARD_PERIOD_S, controller.card_step, stop),
         _every(TILT_PERIOD_S, controller.tilt_step, stop),
         _every(LED_PERIOD_S, controller.led_step, stop),
-        _every(WATCHDOG_REFRESH_S, _refresh_watchdog(controller), stop),
         _every(RELOAD_CHECK_S, _reload_when_idle(controller, stop), stop),
     ]
     tasks = [asyncio.create_task(loop) for loop in loops]
@@ -103,18 +107,19 @@ async def run_controller(controller: Controller, stop: asyncio.Event) -> None:
 
 
 async def shutdown_controller(controller: Controller) -> None:
-    """Stop any session, open the contactor and record the transaction's end."""
-    async with controller.lock:
-        controller.machine.stop("SoftReset")
-        controller.machine.take_effects()
-    board = controller.devices.power_board
-    with contextlib.suppress(DeviceError):
-        await board.set_pwm(PWM_OFF_PERMILLE)
-        await board.set_contactor(False)
-    if controller.sessions.active is not None:
-        controller.sessions.request_stop("SoftReset")
-        await controller.sessions.finish(await controller.fresh_meter())
+    """End any session with the true reason: PWM off, wait for the car, open, record."""
+    reason = controller.shutdown_reason
     sessions = controller.sessions
+    async with controller.lock:
+        controller.machine.stop(reason)
+        for effect in controller.machine.take_effects():  # a reset's stop may still be queued
+            if isinstance(effect, StopSession) and not sessions.stopping:
+                sessions.request_stop(effect.reason)
+    if sessions.active is not None and not sessions.stopping:
+        sessions.request_stop(reason)
+    await _open_after_the_car_stopped(controller)
+    if sessions.active is not None:
+        await sessions.finish(await controller.fresh_meter())
     if sessions.unwritten and not await sessions.retry():
         log.error(
             "%d billing records not written at shutdown (%s); the next start closes the"
@@ -122,6 +127,26 @@ async def shutdown_controller(controller: Controller) -> None:
             sessions.unwritten,
             sessions.failure,
         )
+
+
+async def _open_after_the_car_stopped(controller: Controller) -> None:
+    """PWM off; while the car still asks (C or D), keep polling and feeding for up to 6 s."""
+    board, clock = controller.devices.power_board, controller.clock
+    with contextlib.suppress(DeviceError):
+        await board.set_pwm(PWM_OFF_PERMILLE)
+    # IEC 61851-1 Table A.6 seq. 10.2: after PWM off the EV gets 6 s to stop drawing (C -> B).
+    deadline = clock.monotonic() + FORCED_CONTACTOR_OFF_AFTER_PWM_OFF_S
+    while controller.governor.outputs.contactor_closed and clock.monotonic() < deadline:
+        try:
+            status = await board.read_status()
+            if status.cp_state not in DRAWING_STATES:
+                break
+            await board.set_watchdog(WATCHDOG_S)  # this loop is alive: poll, decide, write
+        except DeviceError as error:
+            log.warning("power board while waiting for the car to stop: %s", error)
+        await asyncio.sleep(POLL_PERIOD_S)
+    with contextlib.suppress(DeviceError):
+        await board.set_contactor(False)
 
 
 def _safe_state(controller: Controller) -> Callable[[], Awaitable[None]]:
@@ -142,15 +167,6 @@ def _reload_when_idle(controller: Controller, stop: asyncio.Event) -> Callable[[
             stop.set()
 
     return check
-
-
-def _refresh_watchdog(controller: Controller) -> Callable[[], Awaitable[None]]:
-    async def refresh() -> None:
-        with contextlib.suppress(DeviceError):
-            board, faults = controller.devices.power_board, controller.faults
-            await arm_watchdog(board, faults, controller.lock, WATCHDOG_S)
-
-    return refresh
 
 
 async def _every(

@@ -178,3 +178,53 @@ def test_coils_are_an_illegal_function_on_the_simulated_devices() -> None:
         assert reply.exception_code == 1
 
     run_rig(scenario)
+
+
+def test_a_flaky_device_loses_or_garbles_every_other_reply_never_two_in_a_row() -> None:
+    async def scenario(rig: Rig) -> None:
+        rig.server.set_fault(METER_UNIT, BusFault.FLAKY)
+        outcomes = []
+        for _ in range(8):
+            try:
+                await rig.bus.read_input_registers(METER_UNIT, 0, 2, device="meter")
+                outcomes.append("ok")
+            except DeviceTimeout:
+                outcomes.append("lost")
+            except DeviceGarbage:
+                outcomes.append("garbled")
+        assert outcomes == ["ok", "lost", "ok", "garbled"] * 2
+
+    run_rig(scenario)
+
+
+def test_an_urgent_unit_overtakes_requests_already_waiting_for_the_bus() -> None:
+    async def scenario(rig: Rig) -> None:
+        rig.bus.set_unit_timing(BOARD_UNIT, urgent=True)
+        order: list[str] = []
+
+        async def read(unit: int, name: str) -> None:
+            await rig.bus.read_input_registers(unit, 0, 2, device=name)
+            order.append(name)
+
+        first = asyncio.create_task(read(METER_UNIT, "meter 1"))
+        await asyncio.sleep(0)  # meter 1 holds the bus now
+        waiting = [asyncio.create_task(read(METER_UNIT, f"meter {n}")) for n in (2, 3)]
+        await asyncio.sleep(0)
+        board = asyncio.create_task(read(BOARD_UNIT, "board"))
+        await asyncio.gather(first, *waiting, board)
+        assert order == ["meter 1", "board", "meter 2", "meter 3"]
+
+    run_rig(scenario)
+
+
+def test_a_unit_with_a_short_reply_timeout_holds_the_bus_only_that_long() -> None:
+    async def scenario(rig: Rig) -> None:
+        rig.bus.set_unit_timing(METER_UNIT, reply_timeout_s=0.05)
+        rig.server.set_fault(METER_UNIT, BusFault.SILENT)
+        with pytest.raises(DeviceTimeout, match=r"no reply within 0.05 s"):
+            await rig.bus.read_input_registers(METER_UNIT, 0, 2, device="meter")
+        assert rig.bus.reply_timeout_s(BOARD_UNIT) == rig.bus.timeout_s
+        with pytest.raises(ValueError, match="outside"):
+            rig.bus.set_unit_timing(METER_UNIT, reply_timeout_s=rig.bus.timeout_s * 2)
+
+    run_rig(scenario)

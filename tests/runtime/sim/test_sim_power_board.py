@@ -130,3 +130,21 @@ def test_welded_contactor_stays_closed_through_a_power_cycle() -> None:
     board.tick(0.05)
     assert board.contactor_closed
     assert board.status().relay_welded
+
+
+def test_a_hung_board_freezes_heartbeat_and_measurements_but_still_obeys_writes() -> None:
+    board = SimPowerBoard()
+    board.connect_pilot(CpState.C)
+    board.write_holding_registers(reg.HR_PWM_DUTY, [500, 1])
+    board.tick(0.05)
+    board.hang()
+    frozen = board.status()
+    board.connect_pilot(CpState.B)
+    board.write_holding_registers(reg.HR_CONTACTOR, [0])
+    board.tick(0.05)
+    assert board.status() == frozen  # heartbeat, CP and contactor feedback stand still
+    assert not board.contactor_closed  # the output stage still followed the write
+    board.resume()
+    board.tick(0.02)
+    assert board.status().heartbeat != frozen.heartbeat
+    assert board.status().cp_state is CpState.B
