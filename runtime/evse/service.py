@@ -24,13 +24,14 @@ from runtime.evse.controller import (
 )
 from runtime.evse.faults import FaultKind
 from runtime.evse.iec61851 import FORCED_CONTACTOR_OFF_AFTER_PWM_OFF_S, PWM_OFF_PERMILLE
-from runtime.evse.latches import arm_watchdog
+from runtime.evse.latches import POWER_UP_WATCHDOG_S, arm_watchdog
 from runtime.evse.liveness import WATCHDOG_S
 from runtime.evse.machine import StopSession
 from runtime.evse.storage_guard import STORAGE_PERIOD_S
 from runtime.hardware.errors import DeviceError
 from runtime.hardware.types import CpState
 from runtime.persistence.event_log import EventLog
+from runtime.persistence.transaction_records import StopReason
 from runtime.persistence.transactions import TransactionStore
 
 log = logging.getLogger(__name__)
@@ -53,18 +54,23 @@ class EvseContext:
 
 
 async def start_controller(controller: Controller) -> None:
-    """Probe the devices, arm the board's watchdog and close sessions a crash left open.
+    """Probe the devices, arm the board's watchdog and close sessions a restart left open.
 
     Arming first checks whether the board was power-cycled since evse last armed it: only that
-    clears the power-cycle latches (RCM, welded contactor) restored from the data partition.
+    clears the power-cycle latches (RCM, welded contactor) restored from the data partition,
+    and a session left open then ended by PowerLoss, else by Reboot (only evse or the OS
+    restarted).
     """
     devices = controller.devices
+    reason = StopReason.POWER_LOSS
     try:
         controller.board_info = await devices.power_board.probe()
+        if await devices.power_board.read_watchdog() != POWER_UP_WATCHDOG_S:
+            reason = StopReason.REBOOT
         await arm_watchdog(devices.power_board, controller.faults, controller.lock, WATCHDOG_S)
     except DeviceError as error:
         log.error("power board: %s", error)
-    closed = await controller.sessions.recover(await controller.fresh_meter())
+    closed = await controller.sessions.recover(await controller.fresh_meter(), reason)
     for transaction in closed:
         log.warning("closed transaction %s left open by a restart", transaction.transaction_id)
     profile = controller.profile

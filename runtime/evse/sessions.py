@@ -85,6 +85,7 @@ class SessionKeeper:
         self._stop: _Stop | None = None
         self._recovery_due = False
         self._recovery_reading: MeterReading | None = None
+        self._recovery_reason = StopReason.REBOOT
         self._writing = asyncio.Lock()  # one writer of the queue at a time, in order
         self.active: Transaction | None = None
         self.failure: PersistenceError | None = None  # the storage failure not yet overcome
@@ -104,8 +105,11 @@ class SessionKeeper:
         """How many records (samples, a stop, a recovery) wait in memory for storage."""
         return len(self._samples) + (self._stop is not None) + self._recovery_due
 
-    async def recover(self, reading: MeterReading | None) -> list[Transaction]:
-        """End every transaction a crash left open, with the best meter value known."""
+    async def recover(
+        self, reading: MeterReading | None, reason: StopReason = StopReason.REBOOT
+    ) -> list[Transaction]:
+        """End every transaction a crash left open (as `reason`), with the best meter value."""
+        self._recovery_reason = reason
         self.active = None
         try:
             return await self._close_interrupted(reading)
@@ -235,7 +239,7 @@ class SessionKeeper:
             return max(known, meter_wh(reading)) if reading is not None else known
 
         closed = await asyncio.to_thread(
-            self.store.close_interrupted, stop_value, StopReason.REBOOT, now=self._clock.now()
+            self.store.close_interrupted, stop_value, self._recovery_reason, now=self._clock.now()
         )
         for transaction in closed:
             self._events.publish("transaction", _event(transaction, "ended"))

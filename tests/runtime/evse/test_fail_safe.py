@@ -25,8 +25,9 @@ from runtime.evse.iec61851 import (
     PILOT_FAULT_PERMILLE,
     PWM_OFF_PERMILLE,
 )
+from runtime.evse.liveness import WATCHDOG_S
 from runtime.evse.recorder import record_events
-from runtime.evse.service import WATCHDOG_S
+from runtime.evse.service import start_controller
 from runtime.evse.states import EvseState
 from runtime.hardware.types import CpState
 from runtime.persistence.event_log import EventLog
@@ -282,3 +283,29 @@ def test_shutdown_opens_the_contactor_after_6_s_when_the_car_keeps_drawing(
         assert charger.transactions.recent(1)[0].stop_reason == "Reboot"
 
     on_virtual_time(tmp_path, scenario)
+
+
+@pytest.mark.parametrize(("board_lost_power", "reason"), [(True, "PowerLoss"), (False, "Reboot")])
+def test_a_session_left_open_by_a_restart_ends_by_power_loss_only_if_the_board_lost_power(
+    tmp_path: Path, board_lost_power: bool, reason: str
+) -> None:
+    async def scenario() -> None:
+        charger = VirtualCharger(PROFILE, tmp_path / "chargeos.db", CAR)
+        try:
+            await start_controller(charger.controller)  # arms the board's watchdog
+            await charger.advance(0.3)
+            charger.station.car.plug_in()
+            await charger.advance(0.3)
+            charger.chips.rfid.present_card(OWNER)
+            await charger.advance(0.4)
+            charger.chips.rfid.remove_card()
+            await charger.advance(1.0)
+            assert charger.transactions.active(1) is not None  # the service dies here
+            if board_lost_power:
+                charger.station.board.power_cycle()
+            await start_controller(charger.controller)  # what the restarted service does first
+            assert charger.transactions.recent(1)[0].stop_reason == reason
+        finally:
+            charger.close()
+
+    asyncio.run(scenario())
