@@ -2,7 +2,9 @@
 """How fast the charging controller reacts, measured through the real Modbus simulation.
 
 Prints, as ratios to the power board poll period (50 ms):
-  - CP state change on the board (car C -> B) -> contactor-open command received by the board
+  - CP state change on the board (car C -> B) -> contactor-open command received by the board,
+    with a healthy meter and with a flaky one (every other reply lost or garbled)
+  - control step stalled (its lock held) -> the board's watchdog opens the contactor
   - card presented to the reader -> LED driver set to light blue
   - CPU use of the evse service idle and while charging, against a baseline process that only
     polls the power board at the same period (same run, same machine)
@@ -32,6 +34,7 @@ sys.path.insert(0, str(REPO))
 from runtime.evse.controller import POLL_PERIOD_S  # noqa: E402
 from runtime.evse.devices import sim_endpoints_path  # noqa: E402
 from runtime.evse.states import EvseState, LedColour, colour_of  # noqa: E402
+from runtime.sim.modbus_server import BusFault  # noqa: E402
 from tests.runtime.evse.harness import Rig, running_charger  # noqa: E402
 
 OWNER = "FB433810"
@@ -67,6 +70,23 @@ async def contactor_latency(rig: Rig) -> float:
     return opened_at[0] - stopped_at
 
 
+async def stall_latency(rig: Rig) -> float:
+    """Seconds from the control step hanging (mid-session) to the board opening the contactor."""
+    board = rig.station.board
+    rig.plug()
+    await rig.until_state(EvseState.CONNECTED)
+    await rig.present_card(OWNER)
+    await rig.until(lambda: board.contactor_closed, timeout_s=5)
+    await asyncio.sleep(0.3)
+    async with rig.controller.lock:  # the next step polls, then waits here for ever
+        stalled_at = time.perf_counter()
+        await rig.until(lambda: not board.contactor_closed, timeout_s=10)
+        opened_at = time.perf_counter()
+    rig.unplug()
+    await rig.until_state(EvseState.AVAILABLE, timeout_s=10)
+    return opened_at - stalled_at
+
+
 async def card_latency(rig: Rig) -> float:
     """Seconds from a card entering the field to the LED driver showing light blue."""
     led = rig.chips.led
@@ -94,14 +114,19 @@ async def card_latency(rig: Rig) -> float:
     return shown_at[0] - presented_at
 
 
-async def latencies(samples: int) -> tuple[list[float], list[float]]:
-    """Repeat both latency measurements on one in-process charger."""
+async def latencies(samples: int) -> dict[str, list[float]]:
+    """Repeat every latency measurement on one in-process charger."""
     with tempfile.TemporaryDirectory() as directory:
         async with running_charger(Path(directory)) as rig:
             await rig.until_state(EvseState.AVAILABLE)
             contactor = [await contactor_latency(rig) for _ in range(samples)]
             card = [await card_latency(rig) for _ in range(samples)]
-    return contactor, card
+            stall = [await stall_latency(rig) for _ in range(max(1, samples // 3))]
+            meter = rig.profile.metering.internal_meter.modbus_address
+            rig.modbus.set_fault(meter, BusFault.FLAKY)
+            flaky = [await contactor_latency(rig) for _ in range(samples)]
+            rig.modbus.set_fault(meter, BusFault.NONE)
+    return {"contactor": contactor, "flaky": flaky, "stall": stall, "card": card}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -206,10 +231,12 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--cpu-seconds", type=float, default=10.0)
     args = parser.parse_args()
-    contactor, card = asyncio.run(latencies(args.samples))
+    measured = asyncio.run(latencies(args.samples))
     print(f"poll period {POLL_PERIOD_S * 1000:.0f} ms, {args.samples} samples each")
-    print(describe("CP C->B -> contactor open command", contactor))
-    print(describe("card presented -> LED light blue", card))
+    print(describe("CP C->B -> contactor open (healthy meter)", measured["contactor"]))
+    print(describe("CP C->B -> contactor open (flaky meter)", measured["flaky"]))
+    print(describe("control step stalled -> contactor open", measured["stall"]))
+    print(describe("card presented -> LED light blue", measured["card"]))
     cpu = cpu_use(args.cpu_seconds)
     for name in ("idle", "charging"):
         print(

@@ -1,14 +1,14 @@
 """Safety invariants under random sequences of everything an owner, a car or a fault can do.
 
 Hypothesis drives plug (a car asking in C, or in D for ventilation), unplug, cards, a full car,
-faults, limits, I2C chips that vanish and come back, a data partition that fills up and is
-freed (a real tmpfs), and time against the whole charger on virtual time (real drivers,
-simulated devices), with and without ventilation, by card or by plug & charge. After every
-control cycle: the contactor is closed only with an authorized transaction whose active row
-reads back from the database, no fault and the car asking in C (or in D with ventilation), and
-never once the accelerometer of a tilt-protected charger has been gone for
-ACCELEROMETER_GONE_S; a transaction is opened only for a car on the cable; the offered current
-never exceeds the charger limit and is never between 0 and 6 A.
+faults, a hung power board, limits, I2C chips that vanish and come back, a data partition that
+fills up and is freed (a real tmpfs), and time against the whole charger on virtual time (real
+drivers, simulated devices), with and without ventilation, by card or by plug & charge. After
+every control cycle: the contactor is closed only with an authorized transaction whose active
+row reads back from the database, no fault and the car asking in C (or in D with ventilation),
+never once the accelerometer of a tilt-protected charger has been gone for ACCELEROMETER_GONE_S,
+nor on a board hung for longer than it takes to notice; a transaction is opened only for a car
+on the cable; the offered current never exceeds the charger limit and is never between 0 and 6 A.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from runtime.config.loader import load_profile
 from runtime.evse.commands import Commands
 from runtime.evse.iec61851 import MIN_CURRENT_A, requests_energy
+from runtime.evse.liveness import BOARD_HUNG_AFTER
 from runtime.sim.car import CarFault, CarSpec
 from schemas import Profile
 from tests.runtime.evse.virtual_rig import VirtualCharger
@@ -57,6 +58,7 @@ class CheckedCharger(VirtualCharger):
     violations: list[str]
     accelerometer_gone_at: float | None = None
     opened: set[int]
+    hung_polls = 0
 
     def after_step(self) -> None:
         controller = self.controller
@@ -89,6 +91,10 @@ class CheckedCharger(VirtualCharger):
                 self.violations.append(f"contactor closed with CP {cp} (ventilation {ventilation})")
             if controller.faults.kinds:
                 self.violations.append(f"contactor closed with faults {controller.faults.kinds}")
+        board = self.station.board
+        self.hung_polls = self.hung_polls + 1 if board.hung else 0
+        if self.hung_polls > BOARD_HUNG_AFTER + 1 and board.contactor_command:
+            self.violations.append("a hung board still commanded to close the contactor")
 
 
 class ChargerUse(RuleBasedStateMachine):
@@ -189,6 +195,15 @@ class ChargerUse(RuleBasedStateMachine):
             self.partition.fill()
         else:
             self.partition.free()
+        self.run(self.charger.advance(0.5))
+
+    @rule(hung=st.booleans())
+    def board_hang(self, hung: bool) -> None:
+        board = self.charger.station.board
+        if hung:
+            board.hang()  # heartbeat and measurements freeze; writes still reach the outputs
+        else:
+            board.resume()
         self.run(self.charger.advance(0.5))
 
     @rule(limit=st.one_of(st.none(), st.floats(0, 80, allow_nan=False)))
