@@ -23,16 +23,11 @@ from runtime.evse.device_watch import DeviceWatch, WarningKind, WarningTracker, 
 from runtime.evse.events import EventHub
 from runtime.evse.faults import PILOT_WATCHED, ActiveFault, FaultKind, FaultTracker
 from runtime.evse.governor import OutputGovernor, Outputs
-from runtime.evse.iec61851 import (
-    CONNECTED_STATES,
-    MIN_CURRENT_A,
-    PILOT_FAULT_PERMILLE,
-    PWM_OFF_PERMILLE,
-)
+from runtime.evse.iec61851 import CONNECTED_STATES, MIN_CURRENT_A, PILOT_FAULT_PERMILLE
 from runtime.evse.indicator import Indicator
 from runtime.evse.latches import LatchKeeper
 from runtime.evse.limits import ExternalLimit
-from runtime.evse.liveness import HeartbeatWatch, InternalErrorHold, WatchdogFeed
+from runtime.evse.liveness import BoardLiveness, InternalErrorHold
 from runtime.evse.machine import SessionMachine, StartSession, StopSession
 from runtime.evse.monitors import OvercurrentMonitor, TiltBumpMonitor
 from runtime.evse.sessions import SessionKeeper
@@ -134,8 +129,7 @@ class Controller:
         self.last_error_code = "NoError"
         self.started_at = clock.monotonic()
         self.shutdown_reason = "Reboot"  # OCPP 1.6 Reason when the service stops (SIGTERM)
-        self._heartbeat = HeartbeatWatch()
-        self._watchdog = WatchdogFeed(clock.monotonic)
+        self.liveness = BoardLiveness(devices.power_board, self.faults, clock.monotonic)
         self._internal_errors = InternalErrorHold(clock.monotonic)
         self._silent = {"board": 0, "meter": 0, "reader": 0}
         self._applied: Outputs | None = None
@@ -169,10 +163,12 @@ class Controller:
         """Poll, settle the machine, run effects, command pilot and contactor, feed the watchdog."""
         answered = await self._poll_board()
         async with self.lock:
-            status = self._heartbeat.judge(answered, self.faults) if answered else None
+            status = self.liveness.judge(answered)
             if status is not None:
                 self.board = status
-                self._notice_board_reset(status)
+                applied_duty = self._applied.duty_permille if self._applied else None
+                if self.liveness.dropped_outputs(status, applied_duty):
+                    self._applied = None  # send everything again
                 # -12 V is ours, or left on the board by an evse killed while it held it
                 forced_low = 0 in (self.governor.outputs.duty_permille, status.pwm_duty_permille)
                 self.thermal_throttle = self.checks.judge(
@@ -188,28 +184,19 @@ class Controller:
             applied = await self._apply_outputs(status, reachable=answered is not None)
             self._announce_state()
             if applied:
-                await self._watchdog.feed(self.devices.power_board)
+                await self.liveness.prove_alive()
 
     async def _poll_board(self) -> PowerBoardStatus | None:
         try:
             status = await self.devices.power_board.read_status()
         except DeviceError as error:
             self._silent["board"] += 1
-            self._heartbeat.forget()
             if self._silent["board"] >= BOARD_SILENT_AFTER:
                 self.faults.report(FaultKind.POWER_BOARD, True, str(error))
             return None
         self._silent["board"] = 0
         self.faults.report(FaultKind.POWER_BOARD, False)
         return status
-
-    def _notice_board_reset(self, status: PowerBoardStatus) -> None:
-        """The board dropped our PWM (its watchdog tripped, or it restarted): send all again."""
-        applied = self._applied
-        dropped = status.pwm_duty_permille == PWM_OFF_PERMILLE
-        if applied is not None and dropped and applied.duty_permille != PWM_OFF_PERMILLE:
-            log.warning("the power board reset its outputs (watchdog or restart); resending")
-            self._applied = None
 
     async def _retry_latched_diode_fault(self, status: PowerBoardStatus) -> None:
         """The board latches a diode fault; once the car is unplugged, clear it and try again."""

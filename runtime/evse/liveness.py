@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from runtime.evse.faults import FaultKind, FaultTracker
+from runtime.evse.iec61851 import PWM_OFF_PERMILLE
 from runtime.hardware.errors import DeviceError
 from runtime.hardware.protocols import PowerBoard
 from runtime.hardware.types import PowerBoardStatus
@@ -53,6 +54,41 @@ class HeartbeatWatch:
     def forget(self) -> None:
         """The board did not answer: the next answer starts a new count."""
         self._last, self._unchanged = None, 0
+
+
+class BoardLiveness:
+    """Each poll: is the board's firmware alive, did it drop our outputs; then prove ours."""
+
+    def __init__(self, board: PowerBoard, faults: FaultTracker, clock: Callable[[], float]) -> None:
+        self._board = board
+        self._faults = faults
+        self._heartbeat = HeartbeatWatch()
+        self._watchdog = WatchdogFeed(clock)
+
+    def judge(self, answered: PowerBoardStatus | None) -> PowerBoardStatus | None:
+        """The poll to act on: None when the board was silent or its heartbeat stands still."""
+        if answered is None:
+            self._heartbeat.forget()
+            return None
+        return self._heartbeat.judge(answered, self._faults)
+
+    @staticmethod
+    def dropped_outputs(status: PowerBoardStatus, commanded_duty: int | None) -> bool:
+        """True when the board went back to steady +12 V on its own (watchdog or restart)."""
+        dropped = status.pwm_duty_permille == PWM_OFF_PERMILLE
+        if dropped and commanded_duty not in (None, PWM_OFF_PERMILLE):
+            log.warning("the power board reset its outputs (watchdog or restart); resending")
+            return True
+        return False
+
+    async def prove_alive(self) -> None:
+        """The last act of a completed step: feed the watchdog (never a hung board's).
+
+        A hung board is starved: should its firmware ignore our "open", its own watchdog opens
+        the contactor within WATCHDOG_S.
+        """
+        if FaultKind.BOARD_HUNG not in self._faults.kinds:
+            await self._watchdog.feed(self._board)
 
 
 class WatchdogFeed:

@@ -159,6 +159,7 @@ def test_a_hung_board_is_an_internal_error_that_opens_the_contactor(tmp_path: Pa
             await until(lambda: charger.transactions.active(1) is None, 1, "transaction ends")
             await asyncio.sleep(3)
             assert charger.controller.machine.state is S.FAULTED  # still hung: still a fault
+            assert board.watchdog_tripped  # starved too, in case its firmware ignored "open"
             board.resume()
             await until(lambda: "InternalError" not in error_codes(charger), 1, "fault clears")
             await until(lambda: charger.controller.machine.state is S.CONNECTED, 1, "recovers")
