@@ -130,7 +130,7 @@ class CarView(Snapshot):
 
 
 class BoardView(Snapshot):
-    """The simulated power board, as its status registers report it."""
+    """The simulated power board: its outputs as they are, its measurements as it reports them."""
 
     cp_state: str  # what the board measures on the pilot
     duty_permille: int

@@ -217,8 +217,8 @@ class SimRig:
             ),
             board=BoardView(
                 cp_state=board.cp_state.value,
-                duty_permille=board.pwm_duty_permille,
-                contactor_closed=board.contactor_closed,
+                duty_permille=station.board.pilot_duty_permille,  # what really drives the pilot
+                contactor_closed=station.board.contactor_closed,  # even while hung
                 relay_welded=station.board.relay_welded,
                 rcm_dc_fault=board.rcm_dc_fault,
                 diode_fault=board.diode_fault,

@@ -157,3 +157,20 @@ def test_without_an_external_modbus_meter_the_external_bus_still_listens() -> No
         return ports[EXTERNAL_BUS]
 
     assert asyncio.run(scenario()) > 0
+
+
+def test_board_hang_freezes_what_the_board_reports_but_status_shows_its_real_outputs() -> None:
+    rig = SimRig.from_profile(simulated())
+    rig.plug(PlugRequest())
+    board = rig.station.board
+    board.write_holding_registers(100, [533, 1])  # PWM 53.3 %, contactor closed
+    rig.tick(0.05)
+    rig.inject(SimFault.BOARD_HANG)
+    board.write_holding_registers(101, [0])  # the master opens the contactor
+    rig.tick(0.05)
+    status = rig.status()
+    assert status.board.hung and SimFault.BOARD_HANG in status.injected
+    assert board.status().contactor_closed  # the frozen registers still say closed
+    assert not status.board.contactor_closed  # but the contactor really opened
+    rig.clear()
+    assert not rig.status().board.hung
