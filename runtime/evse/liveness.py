@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from runtime.evse.faults import FaultKind, FaultTracker
 from runtime.evse.iec61851 import PWM_OFF_PERMILLE
+from runtime.evse.latches import board_was_power_cycled, clear_power_cycle_latches
 from runtime.hardware.errors import DeviceError
 from runtime.hardware.protocols import PowerBoard
 from runtime.hardware.types import PowerBoardStatus
@@ -88,7 +89,7 @@ class BoardLiveness:
         the contactor within WATCHDOG_S.
         """
         if FaultKind.BOARD_HUNG not in self._faults.kinds:
-            await self._watchdog.feed(self._board)
+            await self._watchdog.feed(self._board, self._faults)
 
 
 class WatchdogFeed:
@@ -98,10 +99,14 @@ class WatchdogFeed:
         self._clock = clock
         self._fed_at = float("-inf")
 
-    async def feed(self, board: PowerBoard) -> None:
+    async def feed(self, board: PowerBoard, faults: FaultTracker) -> None:
         """Feed the watchdog if the last feed is WATCHDOG_FEED_S old (end of a completed step)."""
         if self._clock() - self._fed_at < WATCHDOG_FEED_S:
             return
+        # Checked before the write erases the sign: a board found with its watchdog off was
+        # power-cycled, and its RCM and weld latches went with it (the step holds the lock).
+        if await board_was_power_cycled(board):
+            clear_power_cycle_latches(faults)
         try:
             await board.set_watchdog(WATCHDOG_S)
         except DeviceError as error:

@@ -62,11 +62,11 @@ async def start_controller(controller: Controller) -> None:
     restarted).
     """
     devices = controller.devices
-    reason = StopReason.POWER_LOSS
+    reason = StopReason.REBOOT
     try:
         controller.board_info = await devices.power_board.probe()
-        if await devices.power_board.read_watchdog() != POWER_UP_WATCHDOG_S:
-            reason = StopReason.REBOOT
+        if await devices.power_board.read_watchdog() == POWER_UP_WATCHDOG_S:
+            reason = StopReason.POWER_LOSS
         await arm_watchdog(devices.power_board, controller.faults, controller.lock, WATCHDOG_S)
     except DeviceError as error:
         log.error("power board: %s", error)
