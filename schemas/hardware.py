@@ -15,6 +15,7 @@ from pydantic import Field, StringConstraints
 from schemas.base import ProfileModel, Violation, cross_field_rule
 from schemas.metering import ModbusAddress
 
+INTERNAL_BUS_BAUDRATE = 115200  # see Hardware.internal_bus_keeps_the_control_poll_on_time
 DevicePath = Annotated[str, StringConstraints(pattern=r"^/dev/[A-Za-z0-9_./-]+$")]
 I2cAddress = Annotated[int, Field(ge=0x03, le=0x77, description="7-bit I2C address")]
 
@@ -67,6 +68,20 @@ class Hardware(ProfileModel):
     power_board_address: ModbusAddress = Field(1, description="EVSE power board Modbus address")
     p1_port: DevicePath = Field("/dev/ttyS3", description="P1 smart meter port (RJ12)")
     i2c: I2cDevices = Field(default_factory=I2cDevices)
+
+    @cross_field_rule
+    def internal_bus_keeps_the_control_poll_on_time(self) -> Iterator[Violation]:
+        # The power board is polled every 50 ms (half of IEC 61851-1 Table A.6 seq. 7's 100 ms
+        # contactor-off budget) and a meter reply may hold the shared line for 25 ms of it. The
+        # meter's whole reading (76 registers, 165 bytes on the wire) takes 14 ms at 115200 Bd,
+        # 29 ms at 57600 and 172 ms at 9600, so only 115200 Bd keeps the board poll on time.
+        if self.internal_bus.baudrate < INTERNAL_BUS_BAUDRATE:
+            yield Violation(
+                ("internal_bus", "baudrate"),
+                f"the internal bus carries the power board's 50 ms poll and the meter reading:"
+                f" it needs {INTERNAL_BUS_BAUDRATE} Bd ({self.internal_bus.baudrate} Bd would"
+                " delay the contactor beyond IEC 61851-1's 100 ms)",
+            )
 
     @cross_field_rule
     def buses_use_different_ports(self) -> Iterator[Violation]:
