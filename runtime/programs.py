@@ -12,9 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.evse.iec61851 import FORCED_CONTACTOR_OFF_AFTER_PWM_OFF_S
+
 LOG_MAX_BYTES = "5MB"  # per log file, supervisord's own included; 4 files at most per program
 LOG_BACKUPS = 3
 FACTORY_PROFILE = "{factory_profile}"  # placeholder in Program.arguments
+STOP_WAIT_S = 10  # supervisord's default: SIGTERM, then SIGKILL after this long
+# evse stops by turning the PWM off and giving the car up to 6 s to stop drawing (IEC 61851-1
+# Table A.6 seq. 10.2) before it opens the contactor; then it records the stop (and retries
+# unwritten billing data once). A SIGKILL inside that would lose the stop record.
+EVSE_STOP_WAIT_S = int(FORCED_CONTACTOR_OFF_AFTER_PWM_OFF_S) + 9
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class Program:
     simulation_only: bool = False
     priority: int = 500  # supervisord starts lower numbers first
     arguments: str = ""  # after --data-dir, e.g. a subcommand; may hold {factory_profile}
+    stop_wait_s: int = STOP_WAIT_S  # from SIGTERM to SIGKILL
 
 
 PROGRAMS: tuple[Program, ...] = (
@@ -39,7 +47,13 @@ PROGRAMS: tuple[Program, ...] = (
         priority=100,
         arguments="serve",
     ),
-    Program("evse", "runtime.evse", "charging controller", priority=200),
+    Program(
+        "evse",
+        "runtime.evse",
+        "charging controller",
+        priority=200,
+        stop_wait_s=EVSE_STOP_WAIT_S,
+    ),
     Program(
         "webapp",
         "webui",
@@ -105,6 +119,7 @@ def _program_section(layout: SupervisorLayout, program: Program) -> list[str]:
         f"priority={program.priority}",
         "autorestart=true",
         "startsecs=1",
+        f"stopwaitsecs={program.stop_wait_s}",
         "stopasgroup=true",
         "killasgroup=true",
         f"stdout_logfile={log / (program.name + '.log')}",

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from supervisor.xmlrpc import SupervisorTransport
 
+from runtime.evse.iec61851 import FORCED_CONTACTOR_OFF_AFTER_PWM_OFF_S
 from runtime.programs import PROGRAMS, Program, SupervisorLayout, programs_for, supervisord_conf
 
 REPO = Path(__file__).resolve().parents[2]
@@ -153,3 +154,13 @@ def test_supervisord_accepts_the_image_layout_with_a_service_user(
     assert webapp["stdout_logfile"] == str(data_dir / "log" / "webapp.log")
     assert webapp["stdout_logfile_maxbytes"] == 5 * 1024 * 1024
     assert (data_dir / "log" / "supervisord.log").is_file()
+
+
+def test_supervisord_waits_for_evse_to_let_the_car_stop_before_it_kills_it() -> None:
+    """On a stop evse turns the PWM off and gives the car up to 6 s to stop drawing before it
+    opens the contactor and records the transaction's end; a SIGKILL inside that would open the
+    contactor under load (by the board's watchdog) and lose the stop record."""
+    sections = parsed(supervisord_conf(IMAGE, PROGRAMS))
+    evse_wait_s = int(sections["program:evse"]["stopwaitsecs"])
+    assert evse_wait_s >= FORCED_CONTACTOR_OFF_AFTER_PWM_OFF_S + 4  # + the stop record, a retry
+    assert all("stopwaitsecs" in sections[f"program:{p.name}"] for p in PROGRAMS)
