@@ -8,7 +8,8 @@ every control cycle: the contactor is closed only with an authorized transaction
 row reads back from the database, no fault and the car asking in C (or in D with ventilation),
 never once the accelerometer of a tilt-protected charger has been gone for ACCELEROMETER_GONE_S,
 nor on a board hung for longer than it takes to notice; a transaction is opened only for a car
-on the cable; the offered current never exceeds the charger limit and is never between 0 and 6 A.
+on the cable; the offered current never exceeds the charger limit or the external limit in force
+and is never between 0 and 6 A.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class CheckedCharger(VirtualCharger):
     accelerometer_gone_at: float | None = None
     opened: set[int]
     hung_polls = 0
+    external_limit_a: float | None = None  # the backoffice/balancing limit the rules last set
 
     def after_step(self) -> None:
         controller = self.controller
@@ -75,10 +77,12 @@ class CheckedCharger(VirtualCharger):
             if not self.station.car.plugged:
                 self.violations.append(f"transaction {active.transaction_id} with no car plugged")
         outputs = controller.governor.outputs
-        charger_limit = self.profile.electrical.effective_limit_a
+        limit = float(self.profile.electrical.effective_limit_a)
+        if self.external_limit_a is not None:
+            limit = min(limit, self.external_limit_a)
         offered = outputs.offered_current_a
-        if offered > charger_limit + 1e-9 or 0 < offered < MIN_CURRENT_A:
-            self.violations.append(f"offered {offered} A (limit {charger_limit} A)")
+        if offered > limit + 1e-9 or 0 < offered < MIN_CURRENT_A:
+            self.violations.append(f"offered {offered} A (limit {limit} A)")
         if outputs.contactor_closed:
             active, row = controller.sessions.active, self.transactions.active(1)
             if active is None:
@@ -209,6 +213,7 @@ class ChargerUse(RuleBasedStateMachine):
     @rule(limit=st.one_of(st.none(), st.floats(0, 80, allow_nan=False)))
     def external_limit(self, limit: float | None) -> None:
         self.run(self.commands.set_current_limit(limit, None))
+        self.charger.external_limit_a = limit
         self.run(self.charger.advance(0.3))
 
     @rule(seconds=st.sampled_from([0.1, 1.0, 3.0, 6.5]))
