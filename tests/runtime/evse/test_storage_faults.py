@@ -105,13 +105,6 @@ async def _led(charger: VirtualCharger) -> LedColour:
     return colour_of(charger.chips.led.colour())
 
 
-async def _card(charger: VirtualCharger, uid: str) -> None:
-    charger.chips.rfid.present_card(uid)
-    await charger.advance(0.4)
-    charger.chips.rfid.remove_card()
-    await charger.advance(0.3)
-
-
 def test_card_and_plug_on_a_full_disk_give_no_energy_a_red_storage_fault_then_charge_once_freed(
     charger: TracedCharger, partition: DataPartition
 ) -> None:
@@ -120,7 +113,7 @@ def test_card_and_plug_on_a_full_disk_give_no_energy_a_red_storage_fault_then_ch
         partition.fill()
         charger.station.car.plug_in()
         await charger.advance(0.5)
-        await _card(charger, OWNER)
+        await charger.present_card(OWNER)
         await charger.advance(5.0)
         assert not any(charger.trace.contactor), "the contactor closed without a transaction row"
         assert charger.controller.faults.kinds == {"storage"}
@@ -146,7 +139,7 @@ def test_a_car_that_leaves_during_the_storage_fault_takes_its_authorization_with
         partition.fill()
         charger.station.car.plug_in()
         await charger.advance(0.5)
-        await _card(charger, OWNER)
+        await charger.present_card(OWNER)
         await charger.advance(2.0)
         assert charger.controller.faults.kinds == {"storage"}
         charger.station.car.unplug()
@@ -191,7 +184,7 @@ def test_full_disk_mid_session_stops_gracefully_and_the_row_is_completed_once_fr
         await charger.advance(0.5)
         charger.station.car.plug_in()
         await charger.advance(0.5)
-        await _card(charger, OWNER)
+        await charger.present_card(OWNER)
         await charger.advance(SAMPLE_S + 2)
         assert charger.station.board.contactor_closed
         row = charger.transactions.active(1)

@@ -47,13 +47,6 @@ def watched(tmp_path: Path, profile_path: Path) -> WatchedCharger:
     return charger
 
 
-async def card(charger: VirtualCharger, uid: str = OWNER) -> None:
-    charger.chips.rfid.present_card(uid)
-    await charger.advance(0.4)
-    charger.chips.rfid.remove_card()
-    await charger.advance(0.3)
-
-
 async def led(charger: VirtualCharger) -> LedColour:
     await charger.controller.led_step()
     return colour_of(charger.chips.led.colour())
@@ -92,7 +85,7 @@ def test_state_d_without_ventilation_never_closes_the_contactor_and_stays_red_un
         try:
             charger.station.car.plug_in(ventilation=True)
             await charger.advance(0.3)
-            await card(charger)
+            await charger.present_card(OWNER)
             assert charger.controller.machine.state is S.FAULTED
             assert await led(charger) is LedColour.RED
             await charger.advance(3.0)  # back in B (no offer), it would ask in D again
@@ -136,7 +129,7 @@ def test_state_d_with_ventilation_available_charges_like_c(tmp_path: Path) -> No
         try:
             charger.station.car.plug_in(ventilation=True)
             await charger.advance(0.3)
-            await card(charger)
+            await charger.present_card(OWNER)
             await charger.advance(3.0)
             assert charger.controller.machine.state is S.CHARGING
             assert charger.station.board.contactor_closed
