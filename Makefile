@@ -42,7 +42,7 @@ typecheck: $(STAMPS)/venv
 	$(BIN)/mypy --strict
 
 unit: $(STAMPS)/venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 test: lint typecheck unit
 

@@ -26,12 +26,13 @@ from runtime.evse.governor import OutputGovernor, Outputs
 from runtime.evse.iec61851 import CONNECTED_STATES, MIN_CURRENT_A, PILOT_FAULT_PERMILLE
 from runtime.evse.indicator import Indicator
 from runtime.evse.latches import LatchKeeper
+from runtime.evse.led_output import LED_MISSING_AFTER, LedOutput
 from runtime.evse.limits import ExternalLimit
 from runtime.evse.liveness import BoardLiveness, InternalErrorHold
 from runtime.evse.machine import SessionMachine, StartSession, StopSession
 from runtime.evse.monitors import OvercurrentMonitor, TiltBumpMonitor
 from runtime.evse.sessions import SessionKeeper
-from runtime.evse.states import LED_RGBW, EvseState, LedColour, Pilot
+from runtime.evse.states import EvseState, LedColour, Pilot
 from runtime.evse.storage_guard import StorageGuard
 from runtime.hardware.errors import DeviceError
 from runtime.hardware.protocols import (
@@ -58,10 +59,6 @@ METER_RETRY_WHEN_SILENT_S = 5.0  # a silent meter costs a bus timeout per try on
 READER_SILENT_AFTER = 5
 BEEP_S = 0.08
 ACCELEROMETER_MISSING_AFTER = 3  # 300 ms of failed samples: one I2C glitch is not a lost sensor
-LED_MISSING_AFTER = 3
-# The colour is written again this often even when it stays: a driver reset by a brownout shows
-# it again, and a driver that vanished is noticed although nothing new was to be shown.
-LED_REFRESH_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +104,7 @@ class Controller:
             LED_MISSING_AFTER,
             lambda missing, detail: self.warnings.report(WarningKind.LED, missing, detail),
         )
+        self.led = LedOutput(devices.led, self.led_watch, clock.monotonic)
         self.governor = OutputGovernor(clock.monotonic, ventilation_available=ventilation)
         self.checks = BoardChecks(
             self.faults,
@@ -137,8 +135,6 @@ class Controller:
         self._authorized_at: float | None = None
         self._urgent_stop = False
         self._previous_state = self.machine.state
-        self._shown: LedColour | None = None
-        self._shown_at = float("-inf")
         self._meter_tried_at = float("-inf")
         self._background: set[asyncio.Task[None]] = set()
         for fault in self.latches.restore(self.faults, self.tilt):
@@ -416,22 +412,7 @@ class Controller:
 
     async def led_step(self) -> None:
         """Show the state colour with its overlays."""
-        colour = self.indicator.colour(self.machine.look.led)
-        await self.show(colour)
-
-    async def show(self, colour: LedColour) -> None:
-        """Put `colour` on the LED (when it changes, and every LED_REFRESH_S)."""
-        now = self.clock.monotonic()
-        if colour is self._shown and now - self._shown_at < LED_REFRESH_S:
-            return
-        try:
-            await self.devices.led.show(LED_RGBW[colour])
-        except DeviceError as error:
-            self._shown = None  # try again next time
-            self.led_watch.failed(str(error))  # a warning once lost, not a log line
-            return
-        self.led_watch.answered()
-        self._shown, self._shown_at = colour, now
+        await self.led.show(self.indicator.colour(self.machine.look.led))
 
     # ----- faults ---------------------------------------------------------------------------
     def _fault_changed(self, fault: ActiveFault, raised: bool) -> None:
