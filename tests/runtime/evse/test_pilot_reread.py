@@ -12,7 +12,7 @@ from pathlib import Path
 
 from runtime.config.loader import load_profile
 from runtime.evse.iec61851 import PILOT_FAULT_PERMILLE
-from runtime.evse.states import EvseState, LedColour, colour_of
+from runtime.evse.states import EvseState, LedColour
 from runtime.sim.car import CarSpec
 from tests.runtime.evse.harness import REPO
 from tests.runtime.evse.virtual_rig import VirtualCharger
@@ -21,11 +21,6 @@ S = EvseState
 PLUG_AND_CHARGE = load_profile(REPO / "profiles" / "plug-and-charge.yaml").profile
 CAR = CarSpec(phases=3, max_current_a=16, capacity_kwh=20, reaction_time_s=1.0)
 HOT_C, COOL_C = 95.0, 25.0  # above the profile's 85 °C stop, and back below its hysteresis
-
-
-async def led(charger: VirtualCharger) -> LedColour:
-    await charger.controller.led_step()
-    return colour_of(charger.chips.led.colour())
 
 
 async def charging_then_too_hot(charger: VirtualCharger) -> None:
@@ -53,7 +48,7 @@ def test_car_unplugged_during_a_fault_gets_no_plug_and_charge_transaction_and_is
             assert charger.transactions.count() == 1  # only the session before the fault
             assert charger.transactions.active(1) is None
             assert charger.controller.machine.state is S.AVAILABLE
-            assert await led(charger) is LedColour.GREEN
+            assert await charger.led_colour() is LedColour.GREEN
         finally:
             charger.close()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from runtime.config.loader import load_profile
-from runtime.evse.states import EvseState, LedColour, colour_of
+from runtime.evse.states import EvseState, LedColour
 from runtime.persistence.database import Database
 from runtime.persistence.transaction_records import TransactionStatus
 from runtime.persistence.transactions import TransactionStore
@@ -99,26 +99,25 @@ def plug_and_charge(tmp_path: Path, partition: DataPartition) -> Iterator[Traced
     charger.close()
 
 
-async def _led(charger: VirtualCharger) -> LedColour:
-    """The colour the LED chip shows after the LED loop's next refresh."""
-    await charger.controller.led_step()
-    return colour_of(charger.chips.led.colour())
+async def plug_and_card_on_a_full_disk(charger: VirtualCharger, partition: DataPartition) -> None:
+    """The owner plugs in and presents the card once the data partition is full."""
+    await charger.advance(0.5)
+    partition.fill()
+    charger.station.car.plug_in()
+    await charger.advance(0.5)
+    await charger.present_card(OWNER)
 
 
 def test_card_and_plug_on_a_full_disk_give_no_energy_a_red_storage_fault_then_charge_once_freed(
     charger: TracedCharger, partition: DataPartition
 ) -> None:
     async def scenario() -> None:
-        await charger.advance(0.5)
-        partition.fill()
-        charger.station.car.plug_in()
-        await charger.advance(0.5)
-        await charger.present_card(OWNER)
+        await plug_and_card_on_a_full_disk(charger, partition)
         await charger.advance(5.0)
         assert not any(charger.trace.contactor), "the contactor closed without a transaction row"
         assert charger.controller.faults.kinds == {"storage"}
         assert charger.controller.last_error_code == "InternalError"
-        assert await _led(charger) is LedColour.RED
+        assert await charger.led_colour() is LedColour.RED
         assert charger.transactions.active(1) is None
         partition.free()
         await charger.advance(70.0)  # at most one backoff period
@@ -135,11 +134,7 @@ def test_a_car_that_leaves_during_the_storage_fault_takes_its_authorization_with
     charger: TracedCharger, partition: DataPartition
 ) -> None:
     async def scenario() -> None:
-        await charger.advance(0.5)
-        partition.fill()
-        charger.station.car.plug_in()
-        await charger.advance(0.5)
-        await charger.present_card(OWNER)
+        await plug_and_card_on_a_full_disk(charger, partition)
         await charger.advance(2.0)
         assert charger.controller.faults.kinds == {"storage"}
         charger.station.car.unplug()
@@ -198,7 +193,7 @@ def test_full_disk_mid_session_stops_gracefully_and_the_row_is_completed_once_fr
         assert duty[opened - 1] == PWM_OFF, "the PWM stops before the contactor opens"
         assert not charger.station.board.contactor_closed
         assert charger.controller.faults.kinds == {"storage"}
-        assert await _led(charger) is LedColour.RED
+        assert await charger.led_colour() is LedColour.RED
         meter_at_stop = round(charger.station.meter.energy_import_kwh * 1000)
         partition.free()
         await charger.advance(70.0)

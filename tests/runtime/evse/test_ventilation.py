@@ -15,7 +15,7 @@ from runtime.config.loader import load_profile
 from runtime.evse.faults import FaultKind
 from runtime.evse.iec61851 import PWM_OFF_PERMILLE
 from runtime.evse.snapshot import evse_status
-from runtime.evse.states import EvseState, LedColour, colour_of
+from runtime.evse.states import EvseState, LedColour
 from runtime.hardware.types import CpState
 from runtime.sim.car import CarSpec
 from tests.runtime.evse.harness import OWNER, REPO, SIMULATED, rig_profile, running_charger
@@ -45,11 +45,6 @@ def watched(tmp_path: Path, profile_path: Path) -> WatchedCharger:
     charger = WatchedCharger(profile, tmp_path / "db.sqlite", SLOW_CAR)
     charger.closed_in = []
     return charger
-
-
-async def led(charger: VirtualCharger) -> LedColour:
-    await charger.controller.led_step()
-    return colour_of(charger.chips.led.colour())
 
 
 def test_car_asking_for_ventilation_gets_no_energy_and_the_light_turns_red(
@@ -87,15 +82,15 @@ def test_state_d_without_ventilation_never_closes_the_contactor_and_stays_red_un
             await charger.advance(0.3)
             await charger.present_card(OWNER)
             assert charger.controller.machine.state is S.FAULTED
-            assert await led(charger) is LedColour.RED
+            assert await charger.led_colour() is LedColour.RED
             await charger.advance(3.0)  # back in B (no offer), it would ask in D again
             assert charger.station.car.cp_state is CpState.B
-            assert await led(charger) is LedColour.RED
+            assert await charger.led_colour() is LedColour.RED
             assert charger.controller.faults.kinds == {FaultKind.VENTILATION}
             charger.station.car.unplug()
             await charger.advance(0.3)
             assert charger.controller.machine.state is S.AVAILABLE
-            assert await led(charger) is LedColour.GREEN
+            assert await charger.led_colour() is LedColour.GREEN
             assert charger.closed_in == []
         finally:
             charger.close()
@@ -136,7 +131,7 @@ def test_state_d_with_ventilation_available_charges_like_c(tmp_path: Path) -> No
             assert charger.station.car.currents_a[0] > 0
             assert set(charger.closed_in) == {CpState.D}
             assert charger.controller.faults.kinds == frozenset()
-            assert await led(charger) is LedColour.BLUE
+            assert await charger.led_colour() is LedColour.BLUE
         finally:
             charger.close()
 

@@ -28,6 +28,7 @@ from runtime.evse.devices import devices_on
 from runtime.evse.events import EventHub
 from runtime.evse.service import run_controller, start_controller
 from runtime.evse.sessions import SessionKeeper
+from runtime.evse.states import LedColour, colour_of
 from runtime.evse.storage_guard import STORAGE_PERIOD_S
 from runtime.persistence.auth_cache import AuthCache
 from runtime.persistence.database import Database
@@ -133,6 +134,11 @@ class VirtualCharger:
             f"condition not met in {timeout_s} s of virtual time: "
             f"state {self.controller.machine.state.value}, car {self.station.car.status()}"
         )
+
+    async def led_colour(self) -> LedColour:
+        """The colour the LED chip shows after the LED loop's next refresh."""
+        await self.controller.led_step()
+        return colour_of(self.chips.led.colour())
 
     async def present_card(self, uid: str) -> None:
         """Hold a card up long enough for the reader to see it, then take it away."""
