@@ -12,6 +12,7 @@ with a step. The controller keeps charging safely with every other service down.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -176,7 +177,7 @@ class Controller:
             self._settle(status)
             await self._run_effects()
             self._internal_errors.judge(self.machine.take_errors(), self.faults)
-            self.machine.inputs.faults = self.faults.kinds
+            await self._act_on_faults_raised_by_effects()
             applied = await self._apply_outputs(status, reachable=answered is not None)
             self._announce_state()
             if applied:
@@ -256,12 +257,23 @@ class Controller:
                 self._urgent_stop = False
         self.storage.guard(self.governor.outputs.contactor_closed)
 
+    async def _act_on_faults_raised_by_effects(self) -> None:
+        """A fault the effects found (a meter lost by a session's start read) acts in this step:
+        the outputs below must never close the contactor on a state the fault has ended."""
+        raised = self.faults.kinds - self.machine.inputs.faults
+        self.machine.inputs.faults = self.faults.kinds
+        if raised:
+            self.machine.sync()
+            await self._run_effects()
+
     async def _apply_outputs(self, status: PowerBoardStatus | None, *, reachable: bool) -> bool:
         """Command pilot and contactor; True once the board took everything this step wants."""
         look = self.machine.look
         # Only faults the car shows, or none left: +12 V, so the car is seen before FAULTED ends.
         if look.pilot is Pilot.FAULT and self.faults.kinds <= PILOT_WATCHED:
-            look = type(look)(look.led, look.ocpp, Pilot.OFF, look.contactor, look.in_session)
+            look = dataclasses.replace(look, pilot=Pilot.OFF)
+        if self.faults.kinds and look.contactor:  # the last word before the board: no energy
+            look = dataclasses.replace(look, contactor=False)
         cp = status.cp_state if status is not None else CpState.A
         urgent = self._urgent_stop or bool(self.faults.kinds)
         outputs = self.governor.decide(look, cp, self.effective_limit_a(), urgent)
