@@ -1,9 +1,10 @@
 """`python -m runtime.health --data-dir D`: the booted system's own health check.
 
-Checks the data partition, the active profile, every supervisord program that starts at boot and
-the evse service, retrying until all pass or `--wait-s` runs out. One line per check, then one
-summary line (the image's unit sends it to the serial console). With `--mark-good` a healthy
-system confirms its A/B slot in GRUB's environment (RAUC's scheme: mark-good comes from here).
+Checks the data partition, the hardware watchdog, the active profile, every supervisord program
+that starts at boot and the evse service, retrying until all pass or `--wait-s` runs out. One
+line per check, then one summary line (the image's unit sends it to the serial console). With
+`--mark-good` a healthy system confirms its A/B slot in GRUB's environment (RAUC's scheme:
+mark-good comes from here).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from runtime.config.errors import ProfileInvalid
 from runtime.config.loader import load_profile
@@ -32,6 +34,7 @@ RETRY_S = 1.0
 UPDATE_DIR = "update"  # the updater's status under the data directory
 REBOOT_COMMAND = ("systemctl", "reboot")
 CHECK_TIMEOUT_S = 10.0  # one check; a service that accepts but never answers fails it
+WATCHDOG_CLASS = "sys/class/watchdog"  # under the root: the kernel's watchdog devices
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class CheckResult:
     """A check's verdict; `reason` says what is wrong and where."""
 
     ok: bool
-    reason: str = ""
+    reason: str = ""  # a failure's; a pass may name what it found
     final: bool = False  # waiting longer cannot help (supervisord gave up on a crash loop)
 
 
@@ -71,7 +74,7 @@ class HealthCheck:
 
     name: str
     check: Callable[[HealthContext], Awaitable[CheckResult]]
-    needs_require_mount: bool = False  # only with --require-mount (a device, not `make run`)
+    only_with: Literal["require_mount", "require_watchdog"] | None = None  # device-only checks
 
 
 async def data_is_mounted(context: HealthContext) -> CheckResult:
@@ -87,6 +90,33 @@ async def root_is_read_only(context: HealthContext) -> CheckResult:
     if flags & os.ST_RDONLY:
         return OK
     return CheckResult(False, f"{context.root} is mounted read-write")
+
+
+async def watchdog_is_armed(context: HealthContext) -> CheckResult:
+    """A hardware watchdog is armed (systemd feeds it), so a hung system resets by itself."""
+    devices = sorted((context.root / WATCHDOG_CLASS).glob("watchdog*"))
+    states = {device: await asyncio.to_thread(_sysfs_text, device / "state") for device in devices}
+    armed = [device for device, state in states.items() if state == "active"]
+    if not armed:
+        found = ", ".join(
+            f"{device.name} {state or 'unreadable'}" for device, state in states.items()
+        )
+        return CheckResult(
+            False,
+            f"no hardware watchdog armed (/{WATCHDOG_CLASS}: {found or 'no watchdog device'}): "
+            "a hung system would not reset",
+        )
+    device = armed[0]
+    identity = await asyncio.to_thread(_sysfs_text, device / "identity")
+    timeout = await asyncio.to_thread(_sysfs_text, device / "timeout")
+    return CheckResult(True, f"{device.name}, {identity or 'unnamed'}, timeout {timeout or '?'} s")
+
+
+def _sysfs_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return ""
 
 
 async def profile_is_valid(context: HealthContext) -> CheckResult:
@@ -147,8 +177,9 @@ async def webapp_listens(context: HealthContext) -> CheckResult:
 
 
 CHECKS: tuple[HealthCheck, ...] = (
-    HealthCheck("data mounted", data_is_mounted, needs_require_mount=True),
-    HealthCheck("root read-only", root_is_read_only, needs_require_mount=True),
+    HealthCheck("data mounted", data_is_mounted, only_with="require_mount"),
+    HealthCheck("root read-only", root_is_read_only, only_with="require_mount"),
+    HealthCheck("watchdog", watchdog_is_armed, only_with="require_watchdog"),
     HealthCheck("profile", profile_is_valid),
     HealthCheck("programs", programs_are_running),
     HealthCheck("evse", evse_answers),
@@ -156,9 +187,12 @@ CHECKS: tuple[HealthCheck, ...] = (
 )
 
 
-def checks_for(require_mount: bool) -> tuple[HealthCheck, ...]:
-    """The checks to run: the mount check only when asked for."""
-    return tuple(c for c in CHECKS if require_mount or not c.needs_require_mount)
+def checks_for(
+    *, require_mount: bool = False, require_watchdog: bool = False
+) -> tuple[HealthCheck, ...]:
+    """The checks to run: the device-only ones only when asked for."""
+    asked = {"require_mount": require_mount, "require_watchdog": require_watchdog}
+    return tuple(c for c in CHECKS if c.only_with is None or asked[c.only_with])
 
 
 async def run_check(check: HealthCheck, context: HealthContext) -> CheckResult:
@@ -213,6 +247,9 @@ def _parser() -> argparse.ArgumentParser:
         "--wait-s", type=float, default=0.0, help="retry every second for this long (default 0)"
     )
     parser.add_argument("--require-mount", action="store_true", help="data dir must be a mount")
+    parser.add_argument(
+        "--require-watchdog", action="store_true", help="a hardware watchdog must be armed"
+    )
     parser.add_argument("--grubenv", type=Path, help="GRUB's environment file (for --mark-good)")
     parser.add_argument("--mark-good", action="store_true", help="confirm the booted A/B slot")
     parser.add_argument("--cmdline", type=Path, default=Path("/proc/cmdline"))
@@ -239,7 +276,7 @@ def main(
     if args.wait_s < 0:
         parser.error("--wait-s must be 0 or more")
     context = HealthContext(args.data_dir.resolve())
-    checks = checks_for(args.require_mount)
+    checks = checks_for(require_mount=args.require_mount, require_watchdog=args.require_watchdog)
     # supervisord's XML-RPC client blocks in a thread: a socket timeout bounds it too.
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(CHECK_TIMEOUT_S)
@@ -250,7 +287,8 @@ def main(
     finally:
         socket.setdefaulttimeout(previous_timeout)
     for check, result in results:
-        verdict = "ok" if result.ok else f"FAILED: {result.reason}"
+        found = f" ({result.reason})" if result.reason else ""
+        verdict = f"ok{found}" if result.ok else f"FAILED: {result.reason}"
         print(f"health: {check.name}: {verdict}")
     failed = [check.name for check, result in results if not result.ok]
     slot = booted_slot(args.cmdline)

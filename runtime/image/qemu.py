@@ -19,6 +19,7 @@ OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 GRUB_HANDOVER = "ChargeOS: booting slot"  # GRUB's last line before the kernel
 USERSPACE_STARTED = "Run /init as init process"  # the kernel's line when it starts the initramfs
 POWER_CYCLED = "[power cycle:"  # what power_cycle writes into the console log
+REBOOTING = "reboot: Restarting system"  # the kernel's last line before it resets the machine
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,12 @@ class QemuMachine:
             "virtio-net-pci,netdev=n0",
             "-device",
             "virtio-rng-pci",
+            # The board's hardware watchdog: systemd arms it, so a hung system (or a reboot that
+            # hangs in the kernel) is reset by it. With -no-reboot that reset ends qemu too.
+            "-device",
+            "i6300esb",
+            "-action",
+            "watchdog=reset",
             "-display",
             "none",
             "-monitor",
@@ -122,6 +129,23 @@ class EarlyBootStall(TimeoutError):
     an emulator or firmware hang that a board's hardware watchdog would reset."""
 
 
+class RebootStall(TimeoutError):
+    """The guest's kernel asked for the reset and the machine never reset (seen under TCG with
+    2 vCPUs): everything was already synced and unmounted, so pulling the plug loses nothing."""
+
+
+def rebooting(log: str) -> bool:
+    """Whether the last boot in `log` has reached the kernel's reboot."""
+    last_boot = max(log.rfind(GRUB_HANDOVER), log.rfind(POWER_CYCLED))
+    return REBOOTING in log[max(last_boot, 0) :]
+
+
+def stalled_in_reboot(log: str, silent_s: float, limit_s: float) -> bool:
+    """Whether the last boot in `log` ended in the kernel's reboot and has been silent since for
+    `limit_s` (longer than the board's reboot watchdog, which resets a kernel that hangs there)."""
+    return silent_s >= limit_s and rebooting(log)
+
+
 def stalled_before_userspace(log: str, silent_s: float, limit_s: float) -> bool:
     """Whether the last boot in `log` has been silent for `limit_s` after GRUB's hand-over and
     before the kernel ran /init (the kernel prints steadily there unless it hangs)."""
@@ -140,11 +164,13 @@ def wait_for_serial(
     *,
     after: int = 0,
     early_stall_s: float | None = None,
+    reboot_stall_s: float | None = None,
 ) -> str:
     """Wait until `text` appears in the serial log (after byte `after`); return the log so far.
 
     With `early_stall_s`, raise `EarlyBootStall` as soon as a boot has been silent that long
-    between GRUB and the kernel's /init (needs a kernel command line without `quiet`).
+    between GRUB and the kernel's /init (needs a kernel command line without `quiet`); with
+    `reboot_stall_s`, raise `RebootStall` once a reboot has been silent that long.
     """
     started = time.monotonic()
     deadline = started + timeout_s
@@ -164,6 +190,11 @@ def wait_for_serial(
             raise EarlyBootStall(
                 f"the guest has been silent for {silent_s:.0f} s after GRUB handed over and "
                 f"before the kernel started /init:\n{log[-3000:]}"
+            )
+        if reboot_stall_s is not None and stalled_in_reboot(log, silent_s, reboot_stall_s):
+            raise RebootStall(
+                f"the guest has been silent for {silent_s:.0f} s since its kernel asked for the "
+                f"reset:\n{log[-3000:]}"
             )
         time.sleep(0.5)
     log = machine.serial_log.read_text(encoding="utf-8", errors="replace")

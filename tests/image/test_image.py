@@ -143,6 +143,8 @@ def test_first_boot_serves_the_configurator_with_the_printed_logins(
     with booted(built_image, "first") as boot:
         serial = boot.wait_for(READY)
         assert "ChargeOS first boot: device secrets created in /data/secrets" in serial
+        # systemd arms the board's hardware watchdog: a hung system (or reboot) resets itself
+        assert "health: watchdog: ok (watchdog0, i6300ESB timer, timeout 30 s)" in serial
         passwords = sticker_from_serial(serial)
         page = new_page(browser)
         log_in(page, boot, passwords["installer"])

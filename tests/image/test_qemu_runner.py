@@ -1,5 +1,6 @@
 """The qemu runner the image tests and `build.py run` share: its console log survives a power
-cycle, and a guest that hangs between GRUB and the kernel's /init is told apart from a slow one.
+cycle, a guest that hangs between GRUB and the kernel's /init is told apart from a slow one, and
+a machine that never resets after its kernel asked is told apart from a guest still shutting down.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from runtime.image import qemu
-from tests.image.machine import Boot
+from tests.image.machine import MAX_POWER_CYCLES, Boot
 
 HANDOVER = "ChargeOS: booting slot A (rootfs-a), try 1\n"
 KERNEL = "[    0.000000] Linux version 6.1.0-50-amd64\n"
 INIT = "[    5.335568] Run /init as init process\n"
+REBOOT = "[   56.935821] reboot: Restarting system\n[   56.935948] reboot: machine restart\n"
 
 
 @pytest.mark.parametrize(
@@ -104,7 +106,56 @@ def test_a_guest_stalled_before_init_is_power_cycled_once_and_the_wait_goes_on(
 def test_a_second_stall_fails_the_wait(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
     machine = qemu.QemuMachine(image=tmp_path / "disk.img", serial_log=tmp_path / "serial.log")
     machine.serial_log.write_text(HANDOVER)
-    boot = Boot(machine, sleeper, https_port=0, power_cycles=1, early_stall_s=1)
+    boot = Boot(machine, sleeper, https_port=0, power_cycles=MAX_POWER_CYCLES, early_stall_s=1)
     with pytest.raises(qemu.EarlyBootStall):
         boot.wait_for("login:", timeout_s=30)
     assert boot.process is sleeper
+
+
+@pytest.mark.parametrize(
+    ("log", "silent_s", "stalled"),
+    [
+        (HANDOVER + KERNEL + INIT + REBOOT, 250, True),
+        (HANDOVER + KERNEL + INIT + REBOOT, 100, False),  # the reboot watchdog may still act
+        (HANDOVER + KERNEL + INIT, 600, False),  # no reboot asked for
+        (HANDOVER + KERNEL + INIT + REBOOT + HANDOVER, 250, False),  # it did reset: a new boot
+        (REBOOT + "\n[power cycle: did not reset]\n", 250, False),  # already pulled
+    ],
+)
+def test_a_reboot_stall_is_silence_after_the_kernel_asked_for_the_reset(
+    log: str, silent_s: float, stalled: bool
+) -> None:
+    assert qemu.stalled_in_reboot(log, silent_s, 240) is stalled
+
+
+def test_a_reboot_that_never_resets_the_machine_is_waited_out_and_powered_off(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
+    machine = qemu.QemuMachine(image=tmp_path / "disk.img", serial_log=tmp_path / "serial.log")
+    machine.serial_log.write_text(HANDOVER + KERNEL + INIT + REBOOT)
+    boot = Boot(machine, sleeper, https_port=0, reboot_stall_s=1)
+    with pytest.warns(UserWarning, match="did not reset"):
+        assert boot.wait_until_off(timeout_s=30) == 0
+    assert sleeper.poll() is not None  # qemu stopped
+    assert "[power cycle: the machine did not reset" in boot.serial()
+
+
+def test_a_reboot_stall_while_waiting_for_a_boot_power_cycles_the_guest(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
+    machine = qemu.QemuMachine(image=tmp_path / "disk.img", serial_log=tmp_path / "serial.log")
+    machine.serial_log.write_text(HANDOVER + KERNEL + INIT + REBOOT)
+    boot = Boot(machine, sleeper, https_port=0, power_cycles=MAX_POWER_CYCLES, reboot_stall_s=1)
+    with pytest.raises(qemu.RebootStall, match="since its kernel asked for the reset"):
+        boot.wait_for("login:", timeout_s=30)  # no cycle left: the stall is the failure
+
+
+def test_a_guest_that_never_reboots_is_not_waited_for_beyond_the_timeout(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
+    machine = qemu.QemuMachine(image=tmp_path / "disk.img", serial_log=tmp_path / "serial.log")
+    machine.serial_log.write_text(HANDOVER + KERNEL + INIT)
+    boot = Boot(machine, sleeper, https_port=0, reboot_stall_s=600)
+    with pytest.raises(subprocess.TimeoutExpired):
+        boot.wait_until_off(timeout_s=1)
+    assert sleeper.poll() is None

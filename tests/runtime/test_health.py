@@ -258,3 +258,44 @@ def test_a_crash_loop_ends_the_wait_at_once(tmp_path: Path) -> None:
     )
     assert fake.sleeps == []  # no point in waiting: supervisord has given up on the program
     assert [result.reason for _, result in results] == ["evse FATAL"]
+
+
+def watchdog_device(root: Path, name: str, state: str, identity: str, timeout_s: int) -> None:
+    """A watchdog as the kernel shows it under /sys/class/watchdog (CONFIG_WATCHDOG_SYSFS)."""
+    device = root / health.WATCHDOG_CLASS / name
+    device.mkdir(parents=True)
+    (device / "state").write_text(f"{state}\n")
+    (device / "identity").write_text(f"{identity}\n")
+    (device / "timeout").write_text(f"{timeout_s}\n")
+
+
+def watchdog_verdict(root: Path) -> health.CheckResult:
+    return asyncio.run(health.watchdog_is_armed(health.HealthContext(root / "data", root=root)))
+
+
+def test_an_armed_hardware_watchdog_passes_and_is_named(tmp_path: Path) -> None:
+    watchdog_device(tmp_path, "watchdog0", "active", "i6300ESB timer", 30)
+    assert watchdog_verdict(tmp_path) == health.CheckResult(
+        True, "watchdog0, i6300ESB timer, timeout 30 s"
+    )
+
+
+def test_a_watchdog_nobody_armed_fails_with_what_was_found(tmp_path: Path) -> None:
+    watchdog_device(tmp_path, "watchdog0", "inactive", "i6300ESB timer", 30)
+    verdict = watchdog_verdict(tmp_path)
+    assert not verdict.ok
+    assert verdict.reason == (
+        "no hardware watchdog armed (/sys/class/watchdog: watchdog0 inactive): "
+        "a hung system would not reset"
+    )
+
+
+def test_a_board_without_a_watchdog_device_fails_the_watchdog_check(tmp_path: Path) -> None:
+    verdict = watchdog_verdict(tmp_path)
+    assert not verdict.ok
+    assert "no watchdog device" in verdict.reason
+
+
+def test_the_watchdog_check_runs_only_when_asked_for() -> None:
+    assert "watchdog" not in [check.name for check in health.checks_for(require_mount=True)]
+    assert "watchdog" in [check.name for check in health.checks_for(require_watchdog=True)]
