@@ -32,7 +32,7 @@ $(STAMPS)/venv: requirements-dev.lock $(STAMPS)/apt
 	@touch $@
 
 run: $(STAMPS)/venv
-	$(BIN)/python -m runtime.devrun --data-dir $(DATA_DIR)
+	$(BIN)/python -m image.builder.devrun --data-dir $(DATA_DIR)
 
 lint: $(STAMPS)/venv
 	$(BIN)/ruff check .

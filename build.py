@@ -20,14 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from image.builder import qemu
+from image.builder.context import BuildContext, BuildError, BuildLog
+from image.builder.ota import make_update_zip
+from image.builder.pipeline import build_image
+from image.builder.signing import create_signing_key, default_keys_dir, signing_key_paths
 from runtime.config.errors import ProfileInvalid
 from runtime.config.loader import load_model, load_profile
 from runtime.evse.diagram import diagram_document
-from runtime.image import qemu
-from runtime.image.context import BuildContext, BuildError, BuildLog
-from runtime.image.ota import make_update_zip
-from runtime.image.pipeline import build_image
-from runtime.update.keys import create_signing_key, default_keys_dir, signing_key_paths
 from runtime.version import chargeos_version
 from schemas import Profile
 from schemas.image import Board

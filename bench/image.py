@@ -27,8 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from image.builder import qemu  # noqa: E402
 from runtime.config.loader import load_model  # noqa: E402
-from runtime.image import qemu  # noqa: E402
 from schemas.image import Board  # noqa: E402
 
 BOARD = "qemu-x86_64"

@@ -26,13 +26,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from runtime.image import grubenv  # noqa: E402
-from runtime.image.grubcfg import initial_environment  # noqa: E402
+from image.builder.signing import create_signing_key, load_signing_key  # noqa: E402
+from image.builder.update_zip import write_update_zip  # noqa: E402
+from runtime.boot import grubenv  # noqa: E402
+from runtime.boot.scheme import initial_environment  # noqa: E402
+from runtime.boot.slots import SlotSet  # noqa: E402
 from runtime.update.install import install_update  # noqa: E402
-from runtime.update.keys import create_signing_key, key_id, load_signing_key  # noqa: E402
+from runtime.update.keys import key_id  # noqa: E402
 from runtime.update.manifest import UpdateManifest  # noqa: E402
-from runtime.update.package import write_update_zip  # noqa: E402
-from runtime.update.slots import SlotSet  # noqa: E402
 from runtime.update.system import RunningSystem  # noqa: E402
 
 
@@ -56,7 +57,8 @@ def packed_zip(work: Path) -> tuple[Path, RunningSystem]:
 
 def given_zip(path: Path, work: Path) -> tuple[Path, RunningSystem]:
     """A built update zip and a system that would take it (trusting the keys it names)."""
-    from runtime.update.keys import default_keys_dir, load_keyring
+    from image.builder.signing import default_keys_dir
+    from runtime.update.keys import load_keyring
 
     with zipfile.ZipFile(path) as archive:
         manifest = UpdateManifest.model_validate_json(archive.read("manifest.json"))

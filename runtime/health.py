@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from runtime.boot import grubenv
+from runtime.boot.slots import SlotSet, booted_slot
 from runtime.config.errors import ProfileInvalid
 from runtime.config.loader import load_profile
 from runtime.evse.client import EvseApiError, EvseClient, EvseUnavailable
-from runtime.image import grubenv
 from runtime.supervisor import Supervisor, SupervisorUnavailable
 from runtime.update.commit import BootOutcome, after_boot
-from runtime.update.slots import SlotSet, booted_slot
 from runtime.version import chargeos_version
 
 RETRY_S = 1.0

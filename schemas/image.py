@@ -14,6 +14,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from runtime.boot import scheme
 from schemas.base import ProfileModel, Violation, cross_field_rule
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
@@ -30,7 +31,7 @@ RelativePath = Annotated[
 ]
 TargetPath = Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]*$")]
 Size = Annotated[str, StringConstraints(pattern=r"^[0-9]+(K|M|G)$")]
-SLOT_LABELS = ("rootfs-a", "rootfs-b")
+SLOT_LABELS = tuple(scheme.SLOT_LABELS.values())  # what the device's updater looks for
 
 
 def size_bytes(size: str) -> int:
@@ -112,6 +113,10 @@ class Board(ProfileModel):
     image_name: Name
     buildable_here: Literal["image", "rootfs"] = Field(
         description="How far this machine can build it (an ARM board: its root filesystem)"
+    )
+    simulator: bool = Field(
+        description="Ships the charger-hardware simulator (runtime.sim) and runs it as the `sim` "
+        "program: only for a board without charger hardware, such as a virtual machine"
     )
     debian: Debian
     overlays: tuple[RelativePath, ...] = Field(

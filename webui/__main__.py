@@ -15,12 +15,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from runtime.boot.slots import SlotSet
 from runtime.config.device_secrets import load_device_secrets
 from runtime.config.device_tls import ensure_device_certificate, server_context
 from runtime.config.errors import ProfileInvalid
 from runtime.config.store import ConfigStore
 from runtime.health import UPDATE_DIR
-from runtime.update.slots import SlotSet
 from runtime.version import chargeos_version
 from webui.app import create_app
 from webui.context import WebSettings

@@ -10,8 +10,8 @@ from pathlib import Path
 from aiohttp import web
 from jinja2 import Environment
 
+from runtime.boot.slots import SlotSet
 from runtime.config.store import ConfigStore
-from runtime.update.slots import SlotSet
 from webui.sessions import LoginGuard, SessionStore
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -21,11 +21,11 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from runtime.boot.grubenv import GrubEnvError
 from runtime.evse.api_models import UPDATING_LIFETIME_S
 from runtime.evse.client import EvseApiError, EvseClient, EvseUnavailable
 from runtime.evse.states import STATE_LOOKS
 from runtime.evse.status import EvseStatus
-from runtime.image.grubenv import GrubEnvError
 from runtime.update import running_system
 from runtime.update.install import (
     InstallError,

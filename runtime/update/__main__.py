@@ -16,11 +16,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from runtime.image.grubenv import GrubEnvError
+from runtime.boot.grubenv import GrubEnvError
+from runtime.boot.scheme import SLOT_LABELS
+from runtime.boot.slots import SlotError, SlotSet, booted_slot
 from runtime.update.commit import after_boot
 from runtime.update.install import InstallError, activate_installed, install_update
 from runtime.update.report import CHECKING, status_words, step_words
-from runtime.update.slots import SlotError, SlotSet, booted_slot
 from runtime.update.status import read_status
 from runtime.update.system import RunningSystem, SystemFileError, running_system, slot_size
 from runtime.update.verify import Verdict, verify_update
@@ -115,7 +116,7 @@ def slot_set(args: argparse.Namespace) -> SlotSet:
         slots = SlotSet.on_device()
     else:
         slots = SlotSet(
-            devices={"A": folder / "rootfs-a", "B": folder / "rootfs-b"},
+            devices={slot: folder / label for slot, label in SLOT_LABELS.items()},
             grubenv=folder / "grubenv",
             cmdline=folder / "cmdline",
             mounts=folder / "mounts",

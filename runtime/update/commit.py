@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.image import grubenv
-from runtime.image.grubcfg import MAX_TRIES
-from runtime.update.slots import SlotSet
+from runtime.boot import grubenv
+from runtime.boot.scheme import MAX_TRIES
+from runtime.boot.slots import SlotSet
 from runtime.update.status import read_status, write_status
 
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from runtime.image import grubenv
-from runtime.update.slots import SlotError, SlotSet, other_slot
+from runtime.boot import grubenv
+from runtime.boot.slots import SlotError, SlotSet, other_slot
 from runtime.update.status import UpdateStatus, read_status, write_status
 from runtime.update.system import RunningSystem
 from runtime.update.verify import verify_update

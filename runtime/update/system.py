@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from runtime.boot.scheme import SLOT_LABELS
 from runtime.update.keys import KeyFileError, load_keyring
 from runtime.update.manifest import one_line, parse_version
 from runtime.version import chargeos_version
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 SYSTEM_FILE = Path("etc/chargeos/system.json")  # relative to the system root
 KEYRING_DIR = Path("etc/chargeos/keyring")
-SLOT_A_DEVICE = Path("dev/disk/by-partlabel/rootfs-a")  # both slots have the same size
+SLOT_A_DEVICE = Path("dev/disk/by-partlabel") / SLOT_LABELS["A"]  # both slots: the same size
 DEVELOPMENT_COMPATIBLE = "chargeos,development"
 DEVELOPMENT_FLOOR = "0.0.0"
 

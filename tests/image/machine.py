@@ -18,9 +18,10 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
-from runtime.image import grubenv, qemu
-from runtime.image.grubcfg import GRUBENV
-from runtime.image.layout import ALIGN
+from image.builder import qemu
+from image.builder.layout import ALIGN
+from runtime.boot import grubenv
+from runtime.boot.scheme import GRUBENV
 from tests.webui.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]

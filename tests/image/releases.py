@@ -10,8 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from runtime.update.keys import load_signing_key, signing_key_paths
-from runtime.update.package import write_update_zip
+from image.builder.signing import load_signing_key, signing_key_paths
+from image.builder.update_zip import write_update_zip
 from tests.image.machine import BuiltImage
 
 BROKEN_EVSE = 'raise SystemExit("this release is broken on purpose: evse does not start")\n'

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from image.builder.context import sha256_file
+from image.builder.layout import ESP_TYPE, ROOT_TYPES, disk_layout
 from runtime.config.loader import load_model
-from runtime.image.context import sha256_file
-from runtime.image.layout import ESP_TYPE, ROOT_TYPES, disk_layout
 from schemas.image import Board, size_bytes
 from tests.image.machine import (
     READY,

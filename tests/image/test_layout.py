@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from image.builder.grubcfg import grub_cfg, slot_labels
+from image.builder.layout import ALIGN, ESP_TYPE, ROOT_TYPES, disk_layout
+from runtime.boot import grubenv
+from runtime.boot.scheme import MAX_TRIES, initial_environment
 from runtime.config.loader import load_model
-from runtime.image import grubenv
-from runtime.image.grubcfg import MAX_TRIES, grub_cfg, initial_environment, slot_labels
-from runtime.image.layout import ALIGN, ESP_TYPE, ROOT_TYPES, disk_layout
 from schemas.image import Board, size_bytes
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from runtime.image.grubcfg import MAX_TRIES
+from runtime.boot.scheme import MAX_TRIES
 from tests.image.machine import (
     READY,
     Boot,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.image import qemu
+from image.builder import qemu
 from tests.image.machine import MAX_POWER_CYCLES, Boot
 
 HANDOVER = "ChargeOS: booting slot A (rootfs-a), try 1\n"

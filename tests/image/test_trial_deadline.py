@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from runtime.image import grubenv
+from runtime.boot import grubenv
 from runtime.update.status import UpdateStatus, write_status
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from runtime import health
+from runtime.boot import grubenv
+from runtime.boot.slots import SlotSet
 from runtime.firstboot import prepare_device
-from runtime.image import grubenv
 from runtime.update.commit import after_boot
-from runtime.update.slots import SlotSet
 from runtime.version import chargeos_version
 from tests.webui.stack import Stack, running_stack
 

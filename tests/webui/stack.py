@@ -27,7 +27,7 @@ from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from runtime import devrun
+from image.builder import devrun
 from runtime.config.store import ConfigStore
 from runtime.firstboot import prepare_device
 from runtime.programs import SupervisorLayout, programs_for, supervisord_conf

@@ -28,9 +28,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from multidict import CIMultiDictProxy
 
+from image.builder.update_zip import write_update_zip
 from runtime.supervisor import ProgramState, Supervisor
 from runtime.update import RunningSystem, Verdict, verify_update
-from runtime.update.package import write_update_zip
 from tests.runtime.update.fakes import FIELDS, PAYLOAD, write_system_root
 from tests.webui.inprocess import Agent, Site, open_site
 from webui import upload as receiving

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from runtime.image import grubenv
+from image.builder.update_zip import write_update_zip
+from runtime.boot import grubenv
 from runtime.update.commit import after_boot
 from runtime.update.install import install_update
-from runtime.update.package import write_update_zip
 from runtime.update.status import UpdateStatus, read_status, write_status
 from runtime.update.system import running_system
 from tests.runtime.evse.api_harness import RunningEvse

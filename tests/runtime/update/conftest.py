@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from runtime.update.keys import create_signing_key, load_signing_key
-from runtime.update.package import write_update_zip
+from image.builder.signing import create_signing_key, load_signing_key
+from image.builder.update_zip import write_update_zip
 from runtime.update.system import RunningSystem
 from tests.runtime.update.fakes import FIELDS, PAYLOAD, system_for
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.image import grubenv
-from runtime.image.grubcfg import MAX_TRIES, initial_environment
-from runtime.update.slots import SlotSet
+from runtime.boot import grubenv
+from runtime.boot.scheme import MAX_TRIES, initial_environment
+from runtime.boot.slots import SlotSet
 from tests.runtime.update.fakes import SLOT_BYTES
 
 OLD_SYSTEM = bytes(range(256)) * (SLOT_BYTES // 256)  # what slot A (running) holds

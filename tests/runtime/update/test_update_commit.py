@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.image import grubenv
-from runtime.image.grubcfg import MAX_TRIES
+from runtime.boot import grubenv
+from runtime.boot.scheme import MAX_TRIES
 from runtime.update.commit import after_boot
 from runtime.update.install import install_update
 from runtime.update.status import read_status

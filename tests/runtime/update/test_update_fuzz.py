@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from image.builder.update_zip import write_update_zip
 from runtime.update import verify_update
-from runtime.update.package import write_update_zip
 from tests.runtime.update.fakes import FIELDS, PAYLOAD, system_for
 
 KEY = Ed25519PrivateKey.generate()

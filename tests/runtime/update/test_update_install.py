@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.image import grubenv
+from runtime.boot import grubenv
 from runtime.update.install import InstallError, activate_installed, install_update
 from runtime.update.status import read_status
 from runtime.update.system import RunningSystem
@@ -132,7 +132,7 @@ INSTALLER = textwrap.dedent(
     import sys
     from pathlib import Path
     from runtime.update.install import install_update
-    from runtime.update.slots import SlotSet
+    from runtime.boot.slots import SlotSet
     from tests.runtime.update.fakes import system_for
     from runtime.update.keys import load_keyring
     root, zip_path, pause = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]

@@ -11,16 +11,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from runtime.update.keys import (
-    KeyFileError,
+from image.builder.signing import (
     create_signing_key,
     default_keys_dir,
-    key_id,
-    load_keyring,
-    load_public_key,
     load_signing_key,
     signing_key_paths,
 )
+from runtime.update.keys import KeyFileError, key_id, load_keyring, load_public_key
 
 
 def mode(path: Path) -> int:

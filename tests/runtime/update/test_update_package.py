@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from runtime.update import package
+from image.builder import update_zip
+from image.builder.update_zip import PackageError, member_date, write_update_zip
 from runtime.update.keys import key_id
 from runtime.update.manifest import UpdateManifest
-from runtime.update.package import PackageError, member_date, write_update_zip
 from tests.runtime.update.fakes import FIELDS, PAYLOAD
 
 
@@ -116,7 +116,7 @@ def test_a_write_that_fails_midway_keeps_the_previous_zip_and_no_temp_file(
     def disk_full(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(package, "_copy_payload", disk_full)
+    monkeypatch.setattr(update_zip, "_copy_payload", disk_full)
     with pytest.raises(OSError, match="No space left"):
         write_update_zip(
             path, {**FIELDS, "version": "0.4.0"}, {"rootfs": payload_file}, [signing_key]
@@ -131,14 +131,14 @@ def test_a_payload_that_changes_while_written_is_refused(
     signing_key: Ed25519PrivateKey,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    measured = package._measured
+    measured = update_zip._measured
 
     def measure_then_change(name: str, file: str, path: Path) -> object:
         payload = measured(name, file, path)
         path.write_bytes(b"changed" + PAYLOAD[7:])
         return payload
 
-    monkeypatch.setattr(package, "_measured", measure_then_change)
+    monkeypatch.setattr(update_zip, "_measured", measure_then_change)
     with pytest.raises(PackageError, match="changed while the update was written"):
         write_update_zip(tmp_path / "u.zip", FIELDS, {"rootfs": payload_file}, [signing_key])
     assert not (tmp_path / "u.zip").exists()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from image.builder.update_zip import write_update_zip
 from runtime.update import RunningSystem, running_system, verify_update
 from runtime.update.keys import key_id
 from runtime.update.manifest import FORMAT_MARKER_NAME, MANIFEST_NAME
-from runtime.update.package import write_update_zip
 from tests.runtime.update.fakes import (
     FIELDS,
     Raw,

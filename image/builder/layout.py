@@ -1,8 +1,9 @@
 """The GPT disk layout of a board: where each partition starts, its type, label and UUID.
 
-Computed from the board description alone, so the image builder, the partition test and the
-updater agree on it. Partitions are 1 MiB aligned and numbered in the order the board lists them;
-GRUB addresses a root slot by that number (`gpt2`), the kernel by its label (PARTLABEL).
+Computed from the board description alone, so the disk image, GRUB's configuration and the
+partition test agree on it. Partitions are 1 MiB aligned and numbered in the order the board lists
+them; GRUB addresses a root slot by that number (`gpt2`), the kernel and the device's updater by
+its label (PARTLABEL, runtime.boot.scheme).
 """
 
 from __future__ import annotations

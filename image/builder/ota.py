@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.image.context import BuildContext, BuildError
-from runtime.image.disk import SQUASHFS
-from runtime.update.keys import load_signing_key, signing_key_paths
-from runtime.update.package import write_update_zip
+from image.builder.context import BuildContext, BuildError
+from image.builder.disk import SQUASHFS
+from image.builder.signing import load_signing_key, signing_key_paths
+from image.builder.update_zip import write_update_zip
 
 
 def update_zip_path(ctx: BuildContext) -> Path:

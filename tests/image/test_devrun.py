@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import devrun
+from image.builder import devrun
 from runtime.firstboot import prepare_device
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import os
 import shutil
 from pathlib import Path
 
-from runtime.image.context import BuildContext, BuildError
-from runtime.image.rootfs import VENV
+from image.builder.context import BuildContext, BuildError
+from image.builder.rootfs import VENV
 
 LIST_DISTRIBUTIONS = (
     "import importlib.metadata as m\n"

@@ -18,13 +18,13 @@ from runtime.config.atomic import atomic_write_text
 from runtime.firstboot import prepare_device, report_invalid_profile
 from runtime.programs import SupervisorLayout, programs_for, supervisord_conf
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PROFILE = REPO / "profiles" / "simulated.yaml"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Prepare the data directory, print the sticker and exec supervisord."""
-    parser = argparse.ArgumentParser(prog="python -m runtime.devrun", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m image.builder.devrun", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=REPO / "var" / "data")
     parser.add_argument("--profile", type=Path, default=DEFAULT_PROFILE)
     parser.add_argument("--no-exec", action="store_true", help="prepare only, do not start")

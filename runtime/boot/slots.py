@@ -1,5 +1,6 @@
-"""The A/B slots as the updater sees them: which slot is booted (from the kernel command line
-only), where each slot's block device is, and GRUB's environment that chooses between them.
+"""The A/B slots as the updater and the health check see them: which slot is booted (from the
+kernel command line only), where each slot's block device is, and GRUB's environment that
+chooses between them.
 
 On the device the slots are `/dev/disk/by-partlabel/rootfs-a|b`; tests use plain files, so the
 same code runs against file-backed slots.
@@ -11,10 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.image import grubenv
+from runtime.boot import grubenv
+from runtime.boot.scheme import ESP_MOUNT, GRUBENV, SLOT_ARGUMENT, SLOT_LABELS, SLOTS
 
-SLOTS = ("A", "B")
-_SLOT_ARGUMENT = re.compile(r"(?:^|\s)chargeos\.slot=(\S+)")
+_SLOT_ARGUMENT = re.compile(rf"(?:^|\s){re.escape(SLOT_ARGUMENT)}=(\S+)")
 
 
 class SlotError(RuntimeError):
@@ -50,8 +51,8 @@ class SlotSet:
         """The slots of a running ChargeOS image."""
         by_label = Path("/dev/disk/by-partlabel")
         return cls(
-            devices={"A": by_label / "rootfs-a", "B": by_label / "rootfs-b"},
-            grubenv=Path("/boot/efi/EFI/BOOT/grubenv"),
+            devices={slot: by_label / label for slot, label in SLOT_LABELS.items()},
+            grubenv=Path(ESP_MOUNT + GRUBENV),
         )
 
     def booted(self) -> str:

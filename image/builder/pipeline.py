@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from runtime.image import disk, finish, ota, rootfs
-from runtime.image.context import BuildContext, BuildError, sha256_file, sha256_tree
-from runtime.image.layout import disk_layout
+from image.builder import disk, finish, ota, rootfs, wheels
+from image.builder.context import BuildContext, BuildError, sha256_file, sha256_tree
+from image.builder.layout import disk_layout
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def _post_image(ctx: BuildContext) -> None:
 
 ROOTFS_STEPS = (
     Step("base", "Debian base root filesystem (mmdebstrap, cached)", rootfs.make_base),
-    Step("wheels", "locked wheels and the ChargeOS wheel", rootfs.make_wheels),
+    Step("wheels", "locked wheels and the ChargeOS wheel", wheels.make_wheels),
     Step("unpack", "fresh TARGET_DIR from the base", rootfs.unpack_base),
     Step("app", "ChargeOS venv under /opt", rootfs.install_app),
     Step("overlays", "root filesystem overlays", rootfs.apply_overlays),

@@ -9,10 +9,11 @@ import shutil
 import uuid
 from pathlib import Path
 
-from runtime.image import grubenv
-from runtime.image.context import BuildContext, BuildError
-from runtime.image.grubcfg import GRUB_DIR, GRUB_MODULES, grub_cfg, initial_environment
-from runtime.image.layout import ALIGN, DISK_ID_NAMESPACE, disk_layout
+from image.builder.context import BuildContext, BuildError
+from image.builder.grubcfg import GRUB_MODULES, grub_cfg
+from image.builder.layout import ALIGN, DISK_ID_NAMESPACE, disk_layout
+from runtime.boot import grubenv
+from runtime.boot.scheme import GRUB_DIR, initial_environment
 
 SQUASHFS = "rootfs.squashfs"
 BCJ_FILTERS = {"amd64": "x86", "arm64": "arm", "armhf": "armthumb"}

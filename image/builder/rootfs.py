@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
-import sys
 from pathlib import Path
 
+from image.builder.context import BuildContext, BuildError, sha256_file
+from runtime.boot.scheme import ESP_MOUNT
 from runtime.config.loader import parse_profile
 from runtime.config.yaml_edit import assign
 from runtime.config.yaml_io import dump_document, load_document
-from runtime.image.context import BuildContext, BuildError, sha256_file
 from runtime.programs import SupervisorLayout, programs_for, supervisord_conf
 
 APP_DIR = "/opt/chargeos"
 VENV = f"{APP_DIR}/venv"
 FACTORY_PROFILE = f"{APP_DIR}/factory/profile.yaml"
 DATA_DIR = "/data"
-BOOT_MOUNT = "/boot/efi"
 SYSTEM_INFO = "/etc/chargeos/system.json"
 KEYRING = "/etc/chargeos/keyring"
 MIRROR = "http://deb.debian.org/debian"
@@ -90,80 +88,6 @@ def make_base(ctx: BuildContext) -> None:
         partial.rename(tar)
     ctx.log.figures["base_tar"] = str(tar)
     ctx.log.figures["base_sha256"] = sha256_file(tar)
-
-
-def make_wheels(ctx: BuildContext) -> None:
-    """The locked dependency wheels (cached by the lock file's hash) and ChargeOS's own wheel."""
-    lock = ctx.repo / "requirements.lock"
-    key = sha256_file(lock)[:16]
-    wheels = ctx.cache_dir / f"wheels-{ctx.board.debian.architecture}-{key}"
-    if not wheels.exists():
-        partial = wheels.with_suffix(".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        # Any manylinux wheel up to glibc 2.36, bookworm's.
-        arch = {"amd64": "x86_64", "arm64": "aarch64", "armhf": "armv7l"}[
-            ctx.board.debian.architecture
-        ]
-        ctx.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--only-binary=:all:",
-                "--no-deps",
-                "--require-hashes",
-                *(f"--platform=manylinux_2_{minor}_{arch}" for minor in range(17, 37)),
-                f"--platform=manylinux2014_{arch}",
-                "--python-version=3.11",
-                "--implementation=cp",
-                "--abi=cp311",
-                "--abi=abi3",
-                "--abi=none",
-                "-r",
-                lock,
-                "-d",
-                partial,
-            ]
-        )
-        partial.rename(wheels)
-    app_wheels = ctx.work_dir / "app-wheel"
-    source = ctx.work_dir / "app-source"
-    for directory in (app_wheels, source):
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-    # Only committed-style sources: a copy keeps setuptools' build/ and egg-info out of the repo.
-    for name in ("schemas", "runtime", "webui"):
-        shutil.copytree(
-            ctx.repo / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-        )
-    shutil.copy2(ctx.repo / "README.md", source / "README.md")
-    # The package carries the system's version (build.py image --version), not pyproject's.
-    pyproject = (ctx.repo / "pyproject.toml").read_text(encoding="utf-8")
-    pyproject, count = re.subn(
-        r'^version = ".*"$', f'version = "{ctx.version}"', pyproject, count=1, flags=re.MULTILINE
-    )
-    if count != 1:
-        raise BuildError("pyproject.toml has no `version = ...` line in [project]")
-    (source / "pyproject.toml").write_text(pyproject, encoding="utf-8")
-    ctx.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            app_wheels,
-            source,
-        ],
-        cwd=source,
-    )
-    ctx.log.figures["wheels_dir"] = str(wheels)
-    ctx.log.figures["app_wheel"] = str(next(app_wheels.glob("chargeos-*.whl")))
 
 
 def unpack_base(ctx: BuildContext) -> None:
@@ -234,7 +158,7 @@ def apply_overlays(ctx: BuildContext) -> None:
 def write_generated_files(ctx: BuildContext) -> None:
     """The files made from the profile, the program table and the board."""
     target = ctx.target_dir
-    for mount_point in (DATA_DIR, BOOT_MOUNT):
+    for mount_point in (DATA_DIR, ESP_MOUNT):
         (target / mount_point.lstrip("/")).mkdir(parents=True, exist_ok=True)
     factory = target / FACTORY_PROFILE.lstrip("/")
     factory.parent.mkdir(parents=True, exist_ok=True)
@@ -283,14 +207,20 @@ def _write_keyring(ctx: BuildContext) -> None:
 
 
 def factory_profile_text(ctx: BuildContext) -> str:
-    """The profile the image is built with, with the board's overrides; must validate."""
+    """The profile the image is built with, with the board's overrides; must validate and run
+    on the board (simulated hardware only where the board ships the simulator)."""
     text = ctx.profile.read_text(encoding="utf-8")
     if ctx.board.profile_overrides:
         document = load_document(text)
         for path, value in ctx.board.profile_overrides.items():
             assign(document, path, value)
         text = dump_document(document)
-    parse_profile(text, f"{ctx.profile} (with the overrides of board {ctx.board.name})")
+    loaded = parse_profile(text, f"{ctx.profile} (with the overrides of board {ctx.board.name})")
+    if loaded.profile.hardware.simulated and not ctx.board.simulator:
+        raise BuildError(
+            f"{ctx.profile}: hardware.simulated is true, but board {ctx.board.name} ships no "
+            "simulator (simulator: false in its board.yaml): use a profile for its hardware"
+        )
     return text
 
 
