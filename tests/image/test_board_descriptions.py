@@ -71,6 +71,8 @@ def broken(tmp_path: Path, old: str, new: str) -> Path:
         ("architecture: amd64", "architecture: mips", "debian.architecture", "amd64"),
         ("size: 64M", "size: 64MB", "partitions.0.size", "pattern"),
         ("bootloader: grub-efi", "boot_loader: grub-efi", "boot_loader", "did you mean"),
+        ("simulator: true", "simulator: maybe", "simulator", "boolean"),
+        ("simulator: true", "simulater: true", "simulater", "did you mean"),
     ],
 )
 def test_broken_board_is_refused_with_the_field_and_line(
