@@ -34,6 +34,7 @@ RETRY_S = 1.0
 UPDATE_DIR = "update"  # the updater's status under the data directory
 REBOOT_COMMAND = ("systemctl", "reboot")
 CHECK_TIMEOUT_S = 10.0  # one check; a service that accepts but never answers fails it
+EVSE_CHECK = "evse"
 WATCHDOG_CLASS = "sys/class/watchdog"  # under the root: the kernel's watchdog devices
 
 
@@ -148,13 +149,13 @@ async def programs_are_running(context: HealthContext) -> CheckResult:
 
 
 async def evse_answers(context: HealthContext) -> CheckResult:
-    """The evse service answers GET /status on its socket."""
+    """The evse service answers GET /status on its socket; the pass names its state and LED."""
     try:
         async with EvseClient(context.evse_socket, timeout_s=context.timeout_s) as evse:
-            await evse.status()
+            status = await evse.status()
     except (EvseUnavailable, EvseApiError) as error:
         return CheckResult(False, str(error))
-    return OK
+    return CheckResult(True, f"{status.state}, LED {status.led}")
 
 
 async def webapp_listens(context: HealthContext) -> CheckResult:
@@ -182,7 +183,7 @@ CHECKS: tuple[HealthCheck, ...] = (
     HealthCheck("watchdog", watchdog_is_armed, only_with="require_watchdog"),
     HealthCheck("profile", profile_is_valid),
     HealthCheck("programs", programs_are_running),
-    HealthCheck("evse", evse_answers),
+    HealthCheck(EVSE_CHECK, evse_answers),
     HealthCheck("webapp", webapp_listens),
 )
 
@@ -210,12 +211,21 @@ async def check_until_healthy(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    first_pass: Callable[[HealthCheck, CheckResult], None] = lambda _check, _result: None,
 ) -> list[tuple[HealthCheck, CheckResult]]:
-    """Run every check, again every RETRY_S until all pass or wait_s is over; the last round."""
+    """Run every check, again every RETRY_S until all pass or wait_s is over; the last round.
+
+    `first_pass` hears of each check the first time it passes (while others may still fail).
+    """
     deadline = clock() + wait_s
     results: list[tuple[HealthCheck, CheckResult]] = []
+    passed: set[str] = set()
     for _attempt in range(int(wait_s / RETRY_S) + 1):  # bounded even if the clock stands still
         results = [(check, await run_check(check, context)) for check in checks]
+        for check, result in results:
+            if result.ok and check.name not in passed:
+                passed.add(check.name)
+                first_pass(check, result)
         if all(result.ok for _, result in results) or clock() >= deadline:
             break
         if any(result.final for _, result in results):
@@ -238,6 +248,14 @@ def summary(healthy: bool, failed: Sequence[str], slot: str | None, uptime_s: fl
             f"(slot {slot or 'none'}, uptime {uptime_s:.2f} s)"
         )
     return f"ChargeOS {version}: system NOT healthy: {', '.join(failed)}"
+
+
+def charging_ready(check: HealthCheck, result: CheckResult, uptime_s: float) -> str | None:
+    """The console line for the moment the charger can charge: evse answers and shows green,
+    whatever the configurator and the rest of the system are still doing."""
+    if check.name != EVSE_CHECK or not result.reason.endswith("LED green"):
+        return None
+    return f"ChargeOS {chargeos_version()}: evse available, LED green (uptime {uptime_s:.2f} s)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -280,9 +298,17 @@ def main(
     # supervisord's XML-RPC client blocks in a thread: a socket timeout bounds it too.
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(CHECK_TIMEOUT_S)
+
+    def announce(check: HealthCheck, result: CheckResult) -> None:
+        line = charging_ready(check, result, uptime())
+        if line is not None:
+            print(line, flush=True)
+
     try:
         results = asyncio.run(
-            check_until_healthy(checks, context, args.wait_s, clock=clock, sleep=sleep)
+            check_until_healthy(
+                checks, context, args.wait_s, clock=clock, sleep=sleep, first_pass=announce
+            )
         )
     finally:
         socket.setdefaulttimeout(previous_timeout)

@@ -202,10 +202,14 @@ def test_a_running_stack_is_healthy_and_marks_slot_a_good(
     arguments = ["--wait-s", "30", "--mark-good", "--grubenv", str(env), "--cmdline", str(slot_a)]
     assert check(stack.data_dir, *arguments) == 0, stack.log_tails()
     lines = report(capsys)
+    # The moment the charger can charge comes first, before the rest of the report.
+    ready = f"ChargeOS {chargeos_version()}: evse available, LED green (uptime 12.50 s)"
+    assert lines[0] == ready
+    lines = lines[1:]
     assert lines[:4] == [
         "health: profile: ok",
         "health: programs: ok",
-        "health: evse: ok",
+        "health: evse: ok (available, LED green)",
         "health: webapp: ok",
     ]
     assert lines[4] == "health: slot A marked good"
@@ -225,8 +229,9 @@ def test_a_system_not_booted_from_a_slot_changes_nothing(
     arguments = ["--wait-s", "30", "--mark-good", "--grubenv", str(env), "--cmdline", str(plain)]
     assert check(stack.data_dir, *arguments) == 0, stack.log_tails()
     lines = report(capsys)
-    assert lines[4].startswith("health: not booted from an A/B slot")
-    assert re.fullmatch(r"ChargeOS \S+: evse available, system healthy \(slot none, .*\)", lines[5])
+    assert lines[0].endswith("evse available, LED green (uptime 12.50 s)")
+    assert lines[5].startswith("health: not booted from an A/B slot")
+    assert re.fullmatch(r"ChargeOS \S+: evse available, system healthy \(slot none, .*\)", lines[6])
     assert grubenv.read(env) == BOOT_STATE
 
 
@@ -299,3 +304,14 @@ def test_a_board_without_a_watchdog_device_fails_the_watchdog_check(tmp_path: Pa
 def test_the_watchdog_check_runs_only_when_asked_for() -> None:
     assert "watchdog" not in [check.name for check in health.checks_for(require_mount=True)]
     assert "watchdog" in [check.name for check in health.checks_for(require_watchdog=True)]
+
+
+def test_the_charging_ready_line_needs_evse_green() -> None:
+    evse = next(check for check in health.CHECKS if check.name == "evse")
+    webapp = next(check for check in health.CHECKS if check.name == "webapp")
+    green = health.CheckResult(True, "available, LED green")
+    assert health.charging_ready(evse, green, 31.25) == (
+        f"ChargeOS {chargeos_version()}: evse available, LED green (uptime 31.25 s)"
+    )
+    assert health.charging_ready(evse, health.CheckResult(True, "faulted, LED red"), 31.0) is None
+    assert health.charging_ready(webapp, health.OK, 31.0) is None
