@@ -149,13 +149,15 @@ async def programs_are_running(context: HealthContext) -> CheckResult:
 
 
 async def evse_answers(context: HealthContext) -> CheckResult:
-    """The evse service answers GET /status on its socket; the pass names its state and LED."""
+    """The evse service answers GET /status on its socket; the pass names its state, LED and any
+    active fault (a fault is the charger's to show, not a broken system)."""
     try:
         async with EvseClient(context.evse_socket, timeout_s=context.timeout_s) as evse:
             status = await evse.status()
     except (EvseUnavailable, EvseApiError) as error:
         return CheckResult(False, str(error))
-    return CheckResult(True, f"{status.state}, LED {status.led}")
+    faults = "".join(f", {fault.kind}: {fault.detail}" for fault in status.faults)
+    return CheckResult(True, f"{status.state}, LED {status.led}{faults}")
 
 
 async def webapp_listens(context: HealthContext) -> CheckResult:
@@ -253,7 +255,7 @@ def summary(healthy: bool, failed: Sequence[str], slot: str | None, uptime_s: fl
 def charging_ready(check: HealthCheck, result: CheckResult, uptime_s: float) -> str | None:
     """The console line for the moment the charger can charge: evse answers and shows green,
     whatever the configurator and the rest of the system are still doing."""
-    if check.name != EVSE_CHECK or not result.reason.endswith("LED green"):
+    if check.name != EVSE_CHECK or result.reason.split(", ")[1:2] != ["LED green"]:
         return None
     return f"ChargeOS {chargeos_version()}: evse available, LED green (uptime {uptime_s:.2f} s)"
 

@@ -17,7 +17,6 @@ from runtime.evse.iec61851 import FORCED_CONTACTOR_OFF_AFTER_PWM_OFF_S
 LOG_MAX_BYTES = "5MB"  # per log file, supervisord's own included; 4 files at most per program
 LOG_BACKUPS = 3
 FACTORY_PROFILE = "{factory_profile}"  # placeholder in Program.arguments
-WEBAPP_NICE = 10  # CFS weight about 1/10 of a nice-0 process: evse starts first, pages stay fast
 STOP_WAIT_S = 10  # supervisord's default: SIGTERM, then SIGKILL after this long
 # evse stops by turning the PWM off and giving the car up to 6 s to stop drawing (IEC 61851-1
 # Table A.6 seq. 10.2) before it opens the contactor; then it records the stop (and retries
@@ -37,7 +36,6 @@ class Program:
     priority: int = 500  # supervisord starts lower numbers first
     arguments: str = ""  # after --data-dir, e.g. a subcommand; may hold {factory_profile}
     stop_wait_s: int = STOP_WAIT_S  # from SIGTERM to SIGKILL
-    nice: int = 0  # CPU priority: higher yields the CPU to the charging path at boot and under load
 
 
 PROGRAMS: tuple[Program, ...] = (
@@ -62,9 +60,6 @@ PROGRAMS: tuple[Program, ...] = (
         "web configurator",
         priority=300,
         arguments=f"--default-profile {FACTORY_PROFILE}",  # what a factory reset restores
-        # Started with evse, but evse (and the board it drives) gets the CPU first: on 2 cores
-        # the charger can charge before the configurator has finished importing.
-        nice=WEBAPP_NICE,
     ),
 )
 
@@ -137,6 +132,5 @@ def _program_section(layout: SupervisorLayout, program: Program) -> list[str]:
 def command(layout: SupervisorLayout, program: Program) -> str:
     """The program's command line, with {factory_profile} filled in."""
     arguments = program.arguments.replace(FACTORY_PROFILE, shlex.quote(str(layout.factory_profile)))
-    niced = ["nice", "-n", str(program.nice)] if program.nice else []
-    base = [*niced, layout.python, "-m", program.module, "--data-dir", str(layout.data_dir)]
+    base = [layout.python, "-m", program.module, "--data-dir", str(layout.data_dir)]
     return f"{shlex.join(base)} {arguments}".rstrip()

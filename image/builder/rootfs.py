@@ -34,16 +34,22 @@ UNITS_ENABLED = (
     "chargeos-trial-deadline.service",
 )
 # Debian units a read-only appliance does not run: package timers, ssh (a supervisord program,
-# off by default) and waiting for the network before multi-user.
+# off by default), waiting for the network before multi-user, foreign binary formats, a login
+# prompt on a screen a wallbox does not have, and a dpkg database nobody changes.
 UNITS_MASKED = (
     "apt-daily.timer",
     "apt-daily-upgrade.timer",
+    "dpkg-db-backup.timer",
     "e2scrub_all.timer",
     "e2scrub_reap.service",
     "ssh.service",
     "ssh.socket",
     "NetworkManager-wait-online.service",
     "fstrim.timer",
+    "systemd-binfmt.service",
+    "proc-sys-fs-binfmt_misc.automount",
+    "getty@tty1.service",
+    "modprobe@drm.service",
 )
 
 

