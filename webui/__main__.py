@@ -21,6 +21,7 @@ from runtime.config.device_tls import ensure_device_certificate, server_context
 from runtime.config.errors import ProfileInvalid
 from runtime.config.store import ConfigStore
 from runtime.health import UPDATE_DIR
+from runtime.privileged.protocol import HELPER_SOCKET
 from runtime.version import chargeos_version
 from webui.app import create_app
 from webui.context import WebSettings
@@ -61,6 +62,7 @@ async def serve(data_dir: Path, default_profile: Path) -> int:
         default_profile=default_profile,
         update_dir=data_dir / UPDATE_DIR,
         slots=SlotSet.on_device() if running_image() else None,
+        helper_socket=HELPER_SOCKET if running_image() else None,
     )
     webui = profile.webui
     runners = [web.AppRunner(create_app(settings, store), access_log=None)]

@@ -32,6 +32,7 @@ class WebSettings:
     system_root: Path = Path("/")  # where /etc/chargeos/system.json and the slots are
     update_dir: Path = Path("/data/update")  # the update status (as the health check reads it)
     slots: SlotSet | None = None  # the A/B slots on an image; None: updates do not install
+    helper_socket: Path | None = None  # the privileged helper on an image: installs, reboots
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Restarting the charger from the web app: only a built ChargeOS image reboots its machine.
 
 In development (`make run`) "restart OS" restarts the ChargeOS programs instead, and an update
-never installs, so nothing here reboots a developer's computer.
+never installs, so nothing here reboots a developer's computer. On an image the services' user
+may not reboot: the privileged helper does it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+
+from runtime.privileged.client import HelperClient, HelperError
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +34,17 @@ async def reboot() -> str:
     return f"reboot requested (exit status {result.returncode})"
 
 
-async def reboot_image() -> str:
-    """Reboot on an image; in development say why nothing happened."""
+async def reboot_image(helper_socket: Path | None = None) -> str:
+    """Reboot on an image (through the privileged helper when it has one); in development say
+    why nothing happened."""
     if not running_image():
         return "not a ChargeOS image: no reboot"
+    if helper_socket is not None:
+        try:
+            return (await HelperClient(helper_socket).reboot()).message
+        except HelperError as error:
+            log.error("reboot failed: %s", error)
+            return f"reboot failed: {error}"
     try:
         return await reboot()
     except (OSError, subprocess.SubprocessError) as error:

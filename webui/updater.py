@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, Literal
@@ -22,10 +23,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.boot.grubenv import GrubEnvError
+from runtime.boot.slots import SlotSet
 from runtime.evse.api_models import UPDATING_LIFETIME_S
 from runtime.evse.client import EvseApiError, EvseClient, EvseUnavailable
 from runtime.evse.states import STATE_LOOKS
 from runtime.evse.status import EvseStatus
+from runtime.privileged.client import HelperClient, HelperError
 from runtime.update import running_system
 from runtime.update.install import (
     InstallError,
@@ -33,6 +36,7 @@ from runtime.update.install import (
     Progress,
     activate_installed,
     install_update,
+    open_install_lock,
 )
 from runtime.update.report import failed_words, installed_words, status_words, step_words
 from runtime.update.status import UpdateStatus, read_status, write_status
@@ -51,7 +55,7 @@ SESSION_WAIT_LIMIT_S = 24 * 3600.0  # then only "Restart into X now" activates i
 REBOOT_DELAY_S = 3.0  # the page's next progress poll reads "restarts now" before the charger goes
 EVSE_TIMEOUT_S = 2.0
 IN_SESSION = frozenset(state.value for state, look in STATE_LOOKS.items() if look.in_session)
-INSTALL_ERRORS = (InstallError, SystemFileError, OSError, GrubEnvError)
+INSTALL_ERRORS = (InstallError, SystemFileError, OSError, GrubEnvError, HelperError)
 
 
 class InstallProgress(BaseModel):
@@ -93,7 +97,7 @@ class Updater:
 
     def __init__(self, state: WebState) -> None:
         self._state = state
-        self.reboot: Callable[[], Awaitable[str]] = reboot_image
+        self.reboot: Callable[[], Awaitable[str]] = self._reboot_machine
         self.poll_s = SESSION_POLL_S
         self.reboot_delay_s = REBOOT_DELAY_S
         self.evse_timeout_s = EVSE_TIMEOUT_S
@@ -130,9 +134,7 @@ class Updater:
     async def _run_install(self, zip_path: Path, version: str) -> None:
         blinking = self._spawn(self._blink_led())
         try:
-            result = await asyncio.to_thread(
-                _install, zip_path, self.settings, self._progress_reporter()
-            )
+            version, target_slot = await self._install_zip(zip_path)
         except INSTALL_ERRORS as error:
             self._fail(version, str(error))
             return
@@ -145,12 +147,36 @@ class Updater:
             await self._tell_evse(updating=False)
             await asyncio.to_thread(zip_path.unlink, missing_ok=True)
         self._step = ("done", 1.0)
-        log.info("update %s installed in slot %s", result.version, result.target_slot)
+        log.info("update %s installed in slot %s", version, target_slot)
         if await self._session() == "closed":
-            await self._activate_and_reboot(result.version)
+            await self._activate_and_reboot(version)
         else:
             self._phase = "waiting"
-            self._watch = self._spawn(self._wait_for_session_end(result.version))
+            self._watch = self._spawn(self._wait_for_session_end(version))
+
+    async def _install_zip(self, zip_path: Path) -> tuple[str, str]:
+        """Install without activating: through the privileged helper on a device, else here."""
+        helper = self.settings.helper_socket
+        if helper is None:
+            reporter = self._progress_reporter()
+            result = await asyncio.to_thread(_install, zip_path, self.settings, reporter)
+            return result.version, result.target_slot
+        # The helper opens the staged file by its name in its own uploads directory (the same
+        # /data/uploads) and verifies it itself before it writes the slot.
+        reply = await HelperClient(helper).install(zip_path.name, progress=self._progressed)
+        if reply.version is None or reply.target_slot is None:
+            raise HelperError(f"the privileged helper installed nothing it could name: {reply}")
+        return reply.version, reply.target_slot
+
+    async def _activate(self, slots: SlotSet) -> None:
+        helper = self.settings.helper_socket
+        if helper is None:
+            await asyncio.to_thread(activate_installed, slots, self.settings.update_dir)
+        else:
+            await HelperClient(helper).activate()
+
+    async def _reboot_machine(self) -> str:
+        return await reboot_image(self.settings.helper_socket)
 
     def _progress_reporter(self) -> Progress:
         loop = asyncio.get_running_loop()
@@ -197,8 +223,8 @@ class Updater:
             if slots is None or self._phase == "restarting":
                 return
             try:
-                await asyncio.to_thread(activate_installed, slots, self.settings.update_dir)
-            except (InstallError, OSError, GrubEnvError) as error:
+                await self._activate(slots)
+            except (InstallError, OSError, GrubEnvError, HelperError) as error:
                 self._fail(version, str(error))
                 return
             self._phase, self._version = "restarting", version
@@ -337,11 +363,12 @@ def _settle_interrupted(state_dir: Path) -> UpdateStatus:
     status = read_status(state_dir)
     if status.state != "installing":
         return status
-    with (state_dir / "install.lock").open("w") as lock:
+    lock = open_install_lock(state_dir)
+    try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return status  # `python -m runtime.update install` runs right now
+            return status  # the privileged helper or `python -m runtime.update install` runs
         reason = (
             "the install was interrupted (the charger restarted or lost power); the running "
             "system is unchanged. Upload the update again."
@@ -349,6 +376,8 @@ def _settle_interrupted(state_dir: Path) -> UpdateStatus:
         return write_status(state_dir, status.model_copy(update={
             "state": "failed", "message": failed_words(status.version, reason),
         }))  # fmt: skip
+    finally:
+        os.close(lock)
 
 
 UPDATER_KEY = web.AppKey("updater", Updater)

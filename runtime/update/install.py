@@ -191,15 +191,25 @@ def _read_back(device: Path, size: int) -> str:
     return digest.hexdigest()
 
 
+def open_install_lock(state_dir: Path) -> int:
+    """A descriptor to flock the install lock with: read-only and never through a link, as the
+    privileged helper (root) opens it in a directory the services' user owns."""
+    flags = os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    return os.open(state_dir / "install.lock", flags, 0o644)
+
+
 @contextmanager
 def _install_lock(state_dir: Path) -> Iterator[None]:
     state_dir.mkdir(parents=True, exist_ok=True)
-    with (state_dir / "install.lock").open("w") as lock:
+    lock = open_install_lock(state_dir)
+    try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise InstallError("Another update is being installed right now.") from None
         yield
+    finally:
+        os.close(lock)
 
 
 def _pause(pause_after: str | None, step: str) -> None:

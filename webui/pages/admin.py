@@ -15,6 +15,7 @@ import os
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -29,7 +30,7 @@ from webui.pages.common import NOT_AVAILABLE, evse_status
 from webui.pages.monitor import DOWNLOADED, log_lines
 from webui.pages.transactions import download_response
 from webui.rendering import render
-from webui.restarts import reboot, running_image
+from webui.restarts import reboot_image, running_image
 from webui.roles import Role
 from webui.security import current_session, require_role
 from webui.updater import UPDATER_KEY
@@ -152,11 +153,12 @@ async def service(request: web.Request) -> web.Response:
     component = BY_KEY.get(key)
     if component is None or action not in component.actions:
         raise web.HTTPBadRequest(text=f"unknown service command {command!r}")
-    supervisor = Supervisor(request.app[STATE_KEY].settings.supervisor_socket)
+    settings = request.app[STATE_KEY].settings
+    supervisor = Supervisor(settings.supervisor_socket)
     status = 200
     try:
         if component.program is None:
-            lines = await _restart_os(supervisor)
+            lines = await _restart_os(supervisor, settings.helper_socket)
         elif component.program == WEBAPP:
             lines = await _restart_webapp(supervisor)
         else:
@@ -174,9 +176,9 @@ def _action(text: str) -> Action:
     return actions[text]
 
 
-async def _restart_os(supervisor: Supervisor) -> list[str]:
+async def _restart_os(supervisor: Supervisor, helper_socket: Path | None) -> list[str]:
     if running_image():
-        _later(reboot)
+        _later(lambda: reboot_image(helper_socket))
         return ["The charger restarts now. Log in again in about a minute."]
     lines = await supervisor.restart_all(keep=(WEBAPP,))
     return [*lines, *await _restart_webapp(supervisor)]
