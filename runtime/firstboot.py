@@ -22,7 +22,7 @@ from runtime.config.loader import load_profile
 from runtime.config.profile_text import read_profile_text
 from schemas.profile import Profile
 
-SUBDIRECTORIES = ("log", "run", "uploads")
+SUBDIRECTORIES = ("log", "run", "uploads", "update")
 
 
 @dataclass(frozen=True)

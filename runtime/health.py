@@ -1,10 +1,10 @@
 """`python -m runtime.health --data-dir D`: the booted system's own health check.
 
-Checks the data partition, the hardware watchdog, the active profile, every supervisord program
-that starts at boot and the evse service, retrying until all pass or `--wait-s` runs out. One
-line per check, then one summary line (the image's unit sends it to the serial console). With
-`--mark-good` a healthy system confirms its A/B slot in GRUB's environment (RAUC's scheme:
-mark-good comes from here).
+Checks the data partition, the hardware watchdog, least privilege (runtime.least_privilege), the
+active profile, every supervisord program that starts at boot and the evse service, retrying
+until all pass or `--wait-s` runs out. One line per check, then one summary line (the image's
+unit sends it to the serial console). With `--mark-good` a healthy system confirms its A/B slot
+in GRUB's environment (RAUC's scheme: mark-good comes from here).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from runtime import least_privilege
 from runtime.boot import grubenv
 from runtime.boot.slots import SlotSet, booted_slot
 from runtime.config.errors import ProfileInvalid
@@ -75,7 +76,9 @@ class HealthCheck:
 
     name: str
     check: Callable[[HealthContext], Awaitable[CheckResult]]
-    only_with: Literal["require_mount", "require_watchdog"] | None = None  # device-only checks
+    only_with: Literal["require_mount", "require_watchdog", "require_least_privilege"] | None = (
+        None  # device-only checks
+    )
 
 
 async def data_is_mounted(context: HealthContext) -> CheckResult:
@@ -118,6 +121,13 @@ def _sysfs_text(path: Path) -> str:
         return path.read_text(encoding="ascii", errors="replace").strip()
     except OSError:
         return ""
+
+
+async def services_are_unprivileged(context: HealthContext) -> CheckResult:
+    """No ChargeOS process but the privileged helper runs as root, and the services' user
+    cannot open a root slot, GRUB's environment or the system's login hashes."""
+    verdict = least_privilege.check(context.root)  # forks: not from a worker thread
+    return CheckResult(verdict.ok, verdict.reason)
 
 
 async def profile_is_valid(context: HealthContext) -> CheckResult:
@@ -187,14 +197,22 @@ CHECKS: tuple[HealthCheck, ...] = (
     HealthCheck("programs", programs_are_running),
     HealthCheck(EVSE_CHECK, evse_answers),
     HealthCheck("webapp", webapp_listens),
+    HealthCheck("least privilege", services_are_unprivileged, only_with="require_least_privilege"),
 )
 
 
 def checks_for(
-    *, require_mount: bool = False, require_watchdog: bool = False
+    *,
+    require_mount: bool = False,
+    require_watchdog: bool = False,
+    require_least_privilege: bool = False,
 ) -> tuple[HealthCheck, ...]:
     """The checks to run: the device-only ones only when asked for."""
-    asked = {"require_mount": require_mount, "require_watchdog": require_watchdog}
+    asked = {
+        "require_mount": require_mount,
+        "require_watchdog": require_watchdog,
+        "require_least_privilege": require_least_privilege,
+    }
     return tuple(c for c in CHECKS if c.only_with is None or asked[c.only_with])
 
 
@@ -270,6 +288,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--require-watchdog", action="store_true", help="a hardware watchdog must be armed"
     )
+    parser.add_argument(
+        "--require-least-privilege",
+        action="store_true",
+        help="no ChargeOS service but the privileged helper may run as root",
+    )
     parser.add_argument("--grubenv", type=Path, help="GRUB's environment file (for --mark-good)")
     parser.add_argument("--mark-good", action="store_true", help="confirm the booted A/B slot")
     parser.add_argument("--cmdline", type=Path, default=Path("/proc/cmdline"))
@@ -296,7 +319,11 @@ def main(
     if args.wait_s < 0:
         parser.error("--wait-s must be 0 or more")
     context = HealthContext(args.data_dir.resolve())
-    checks = checks_for(require_mount=args.require_mount, require_watchdog=args.require_watchdog)
+    checks = checks_for(
+        require_mount=args.require_mount,
+        require_watchdog=args.require_watchdog,
+        require_least_privilege=args.require_least_privilege,
+    )
     # supervisord's XML-RPC client blocks in a thread: a socket timeout bounds it too.
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(CHECK_TIMEOUT_S)

@@ -24,11 +24,13 @@ APP_DIR = "/opt/chargeos"
 VENV = f"{APP_DIR}/venv"
 FACTORY_PROFILE = f"{APP_DIR}/factory/profile.yaml"
 DATA_DIR = "/data"
+SERVICES_USER = "chargeos"  # the board's users table declares it; /data belongs to it
 SYSTEM_INFO = "/etc/chargeos/system.json"
 KEYRING = "/etc/chargeos/keyring"
 MIRROR = "http://deb.debian.org/debian"
 UNITS_ENABLED = (
     "chargeos-provision.service",
+    "chargeos-privileged.socket",
     "chargeos.service",
     "chargeos-health.service",
     "chargeos-trial-deadline.service",
@@ -179,6 +181,7 @@ def write_generated_files(ctx: BuildContext) -> None:
         python=f"{VENV}/bin/python",
         working_dir=Path(DATA_DIR),
         factory_profile=Path(FACTORY_PROFILE),
+        user=SERVICES_USER,  # as chargeos.service's User=: the same user, never root
     )
     conf = target / "etc" / "chargeos" / "supervisord.conf"
     conf.parent.mkdir(parents=True, exist_ok=True)

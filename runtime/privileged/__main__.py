@@ -1,8 +1,8 @@
 """`python -m runtime.privileged`: the privileged helper of a ChargeOS image (a root service).
 
-Listens on a Unix socket under /run for the services' group and serves install, activate and
-reboot (runtime.privileged.server). Its start line on the console says whom it runs as and whom
-it serves, so a boot log shows the one root service of ChargeOS and its interface.
+Serves install, activate and reboot (runtime.privileged.server) to the services' group on the
+Unix socket systemd hands over (socket activation), or on --socket when started by hand. Its
+start line on the console says whom it runs as and whom it serves.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import grp
 import logging
 import os
 import signal
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from runtime.boot.slots import SlotSet
@@ -24,6 +25,7 @@ from runtime.privileged.server import HelperConfig, PrivilegedHelper
 log = logging.getLogger("privileged")
 REBOOT_COMMAND = ("systemctl", "reboot")
 SERVICES_GROUP = "chargeos"
+SD_LISTEN_FDS_START = 3  # sd_listen_fds(3): the first descriptor systemd passes
 
 
 async def reboot_machine() -> str:
@@ -32,13 +34,20 @@ async def reboot_machine() -> str:
     return f"reboot requested (exit status {await process.wait()})"
 
 
-async def run(config: HelperConfig) -> int:
+def handed_over_socket(environ: Mapping[str, str] = os.environ) -> socket.socket | None:
+    """The listening socket systemd passed (socket activation, sd_listen_fds), if any."""
+    if environ.get("LISTEN_PID") != str(os.getpid()) or environ.get("LISTEN_FDS") != "1":
+        return None
+    return socket.socket(fileno=SD_LISTEN_FDS_START)
+
+
+async def run(config: HelperConfig, listening: socket.socket | None) -> int:
     """Serve until SIGTERM or SIGINT."""
-    server = await PrivilegedHelper(config).serve()
+    server = await PrivilegedHelper(config).serve(listening)
+    where = "the socket systemd handed over" if listening is not None else config.socket_path
     print(
-        f"ChargeOS privileged helper: uid {os.getuid()}, pid {os.getpid()}, on"
-        f" {config.socket_path} for group {config.group_name} (gid {config.group_id}):"
-        f" {', '.join(REQUEST_NAMES)}",
+        f"ChargeOS privileged helper: uid {os.getuid()}, pid {os.getpid()}, on {where}"
+        f" for group {config.group_name} (gid {config.group_id}): {', '.join(REQUEST_NAMES)}",
         flush=True,
     )
     stop = asyncio.Event()
@@ -73,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         slots=SlotSet.on_device(),
         reboot=reboot_machine,
     )
-    return asyncio.run(run(config))
+    return asyncio.run(run(config, handed_over_socket()))
 
 
 if __name__ == "__main__":

@@ -98,8 +98,13 @@ class PrivilegedHelper:
         self._installing = asyncio.Lock()
         self._installed: InstallResult | None = None  # installed here, not yet activated
 
-    async def serve(self) -> asyncio.Server:
-        """Listen on the socket (a stale one from a crash is replaced); the caller closes it."""
+    async def serve(self, listening: socket.socket | None = None) -> asyncio.Server:
+        """Serve on the socket systemd handed over, else bind the configured path (a stale
+        socket from a crash is replaced); the caller closes the server."""
+        if listening is not None:
+            return await asyncio.start_unix_server(
+                self.handle, sock=listening, limit=MAX_REQUEST_BYTES
+            )
         path = self._config.socket_path
         claim_socket_path(path, "privileged helper")
         server = await asyncio.start_unix_server(self.handle, path, limit=MAX_REQUEST_BYTES)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import socket
 import tempfile
 import zipfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -19,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from runtime.boot import grubenv
+from runtime.privileged.__main__ import handed_over_socket
 from runtime.privileged.client import HelperClient, HelperError
 from runtime.privileged.protocol import Reply
 from runtime.privileged.server import HelperConfig, PrivilegedHelper
@@ -208,3 +210,18 @@ def test_a_helper_that_is_not_running_is_named_in_the_error(short_dir: Path) -> 
     client = HelperClient(short_dir / "helper.sock")
     with pytest.raises(HelperError, match=f"does not answer on {short_dir}/helper.sock"):
         asyncio.run(client.reboot())
+
+
+def test_a_socket_handed_over_by_systemd_is_served(charger: Charger) -> None:
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listening.bind(str(charger.config.socket_path))
+    listening.listen()
+
+    async def run() -> Reply:
+        server = await PrivilegedHelper(charger.config).serve(listening)
+        async with server:
+            return await HelperClient(charger.config.socket_path).reboot()
+
+    assert asyncio.run(run()).ok
+    assert charger.reboots == ["reboot"]
+    assert handed_over_socket({"LISTEN_PID": str(os.getpid() + 1), "LISTEN_FDS": "1"}) is None
