@@ -5,8 +5,9 @@ would install on this system, 1 when it is refused and 2 when the system itself 
 `install ZIP` verifies and installs into the slot that is not running (progress lines, then the
 result; 0 installed, 1 refused or failed); `activate` makes the next restart try an update
 installed with --no-activate; `status` prints the recorded status in words and as JSON;
-`mark-good` confirms the booted slot as the health check does. Install, activate and mark-good
-refuse, exit 1, on a system not booted from an A/B slot.
+`mark-good` confirms the booted slot as the health check does. On a device (the privileged
+helper's socket exists) install and activate go through the helper. Install, activate and
+mark-good refuse, exit 1, on a system not booted from an A/B slot.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from runtime.boot.grubenv import GrubEnvError
 from runtime.boot.scheme import SLOT_LABELS
 from runtime.boot.slots import SlotError, SlotSet, booted_slot
+from runtime.privileged.protocol import HELPER_SOCKET
+from runtime.update import through_helper
 from runtime.update.commit import after_boot
 from runtime.update.install import InstallError, activate_installed, install_update
 from runtime.update.report import CHECKING, status_words, step_words
@@ -55,9 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="install only; `activate` makes the next restart try it (a charging session runs)",
     )
     add_slot_arguments(install)
+    add_helper_arguments(install)
     install.set_defaults(command=cmd_install)
     activate = steps.add_parser("activate", help="let the next restart try the installed update")
     add_slot_arguments(activate)
+    add_helper_arguments(activate)
     activate.set_defaults(command=cmd_activate)
     status = steps.add_parser("status", help="the recorded update status, in words and as JSON")
     add_state_dir(status)
@@ -107,6 +112,20 @@ def add_slot_arguments(parser: argparse.ArgumentParser) -> None:
     """--state-dir, and --slots-dir (tests: file-backed slots instead of the device's)."""
     add_state_dir(parser)
     parser.add_argument("--slots-dir", type=Path, help=argparse.SUPPRESS)
+
+
+def add_helper_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the privileged helper listens and takes staged zips (a device: the defaults)."""
+    parser.add_argument("--helper-socket", type=Path, default=HELPER_SOCKET, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--uploads-dir", type=Path, default=through_helper.UPLOADS_DIR, help=argparse.SUPPRESS
+    )
+
+
+def uses_helper(args: argparse.Namespace) -> bool:
+    """On a device (its helper's socket exists, the device's own slots): through the helper."""
+    socket_path: Path = args.helper_socket
+    return args.slots_dir is None and socket_path.exists()
 
 
 def slot_set(args: argparse.Namespace) -> SlotSet:
@@ -161,6 +180,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_install(args: argparse.Namespace) -> int:
     """install ZIP: progress lines, then what was installed; 0 installed."""
+    if uses_helper(args):
+        return install_through_helper(args)
     slots = slot_set(args)
     if not_booted_from_a_slot(slots, "there is no other slot to install into"):
         return EXIT_REFUSED
@@ -177,17 +198,39 @@ def cmd_install(args: argparse.Namespace) -> int:
     except (InstallError, OSError, GrubEnvError) as error:
         print(f"update: not installed: {error}", file=sys.stderr)
         return EXIT_REFUSED
-    if result.activated:
-        print(
-            f"Update {result.version} installed in slot {result.target_slot}: the next restart "
+    print(installed_text(result.version, result.target_slot, activated=result.activated))
+    return EXIT_OK
+
+
+def install_through_helper(args: argparse.Namespace) -> int:
+    """install ZIP on a device: the privileged helper verifies and writes it."""
+    if args.force:
+        print("update: --force is not offered through the privileged helper", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"  0 %  {CHECKING}", flush=True)
+    try:
+        reply = through_helper.install(
+            args.zip, args.helper_socket, args.uploads_dir,
+            activate=not args.no_activate, progress=ProgressLines(),
+        )  # fmt: skip
+    except (through_helper.HelperError, OSError) as error:
+        print(f"update: not installed: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(installed_text(reply.version, reply.target_slot, activated=reply.activated))
+    return EXIT_OK
+
+
+def installed_text(version: str | None, slot: str | None, *, activated: bool) -> str:
+    """What an install did, in words."""
+    if activated:
+        return (
+            f"Update {version} installed in slot {slot}: the next restart "
             "tries it once, and keeps it when the health check passes."
         )
-    else:
-        print(
-            f"Update {result.version} installed in slot {result.target_slot}, not activated: "
-            "`python -m runtime.update activate` lets the next restart try it."
-        )
-    return EXIT_OK
+    return (
+        f"Update {version} installed in slot {slot}, not activated: "
+        "`python -m runtime.update activate` lets the next restart try it."
+    )
 
 
 class ProgressLines:
@@ -206,6 +249,15 @@ class ProgressLines:
 
 def cmd_activate(args: argparse.Namespace) -> int:
     """activate: the installed update boots at the next restart (one trial)."""
+    if uses_helper(args):
+        try:
+            reply = through_helper.activate(args.helper_socket)
+        except through_helper.HelperError as error:
+            print(f"update: not activated: {error}", file=sys.stderr)
+            return EXIT_REFUSED
+        print(f"Update {reply.version} activated: slot {reply.target_slot} is tried at the next "
+              "restart.")  # fmt: skip
+        return EXIT_OK
     slots = slot_set(args)
     if not_booted_from_a_slot(slots, "nothing to activate"):
         return EXIT_REFUSED

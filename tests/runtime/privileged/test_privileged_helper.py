@@ -1,6 +1,7 @@
 """The privileged helper over its real Unix socket, against file-backed slots: only the group's
 peers are served, only three requests with validated fields, and an update is verified by the
-helper itself before it writes the inactive slot (a tampered zip writes nothing).
+helper itself before it writes the inactive slot (a tampered zip writes nothing); the updater
+CLI goes through it on a device.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import dataclasses
 import os
 import socket
 import tempfile
+import threading
 import zipfile
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -24,6 +27,8 @@ from runtime.privileged.__main__ import handed_over_socket
 from runtime.privileged.client import HelperClient, HelperError
 from runtime.privileged.protocol import Reply
 from runtime.privileged.server import HelperConfig, PrivilegedHelper
+from runtime.update.__main__ import EXIT_OK, EXIT_REFUSED
+from runtime.update.__main__ import main as update_cli
 from runtime.update.status import UpdateStatus, read_status, write_status
 from tests.runtime.update.fakes import PAYLOAD, SLOT_BYTES, write_system_root
 from tests.runtime.update.filedevice import OLD_SYSTEM, Device, make_device
@@ -225,3 +230,43 @@ def test_a_socket_handed_over_by_systemd_is_served(charger: Charger) -> None:
     assert asyncio.run(run()).ok
     assert charger.reboots == ["reboot"]
     assert handed_over_socket({"LISTEN_PID": str(os.getpid() + 1), "LISTEN_FDS": "1"}) is None
+
+
+@contextmanager
+def helper_in_a_thread(config: HelperConfig) -> Iterator[None]:
+    """The helper serving from its own event loop, for a synchronous client like the CLI."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(PrivilegedHelper(config).serve(), loop).result(10)
+
+    async def close() -> None:
+        server.close()
+        await server.wait_closed()
+
+    try:
+        yield
+    finally:
+        asyncio.run_coroutine_threadsafe(close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def test_the_updater_cli_on_a_device_installs_through_the_helper(
+    charger: Charger, update_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "usb" / "chargeos-0.3.0-update.zip"
+    elsewhere.parent.mkdir()
+    update_zip.rename(elsewhere)
+    config = charger.config
+    via = ["--helper-socket", str(config.socket_path), "--uploads-dir", str(config.uploads_dir)]
+    with helper_in_a_thread(config):
+        assert update_cli(["install", str(elsewhere), *via]) == EXIT_OK
+        assert update_cli(["activate", *via]) == EXIT_REFUSED  # already active: nothing waits
+    out, err = capsys.readouterr()
+    assert "Update 0.3.0 installed in slot B: the next restart tries it once" in out
+    assert "update: not activated: There is no installed update waiting" in err
+    assert charger.device.slot_bytes("B")[: len(PAYLOAD)] == PAYLOAD
+    assert grubenv.read(config.slots.grubenv)["ORDER"] == "B A"
+    assert list(config.uploads_dir.iterdir()) == []  # the staged copy is gone
