@@ -97,7 +97,7 @@ class Updater:
 
     def __init__(self, state: WebState) -> None:
         self._state = state
-        self.reboot: Callable[[], Awaitable[str]] = self._reboot_machine
+        self.reboot: Callable[[], Awaitable[str]] = self.default_reboot
         self.poll_s = SESSION_POLL_S
         self.reboot_delay_s = REBOOT_DELAY_S
         self.evse_timeout_s = EVSE_TIMEOUT_S
@@ -175,7 +175,8 @@ class Updater:
         else:
             await HelperClient(helper).activate()
 
-    async def _reboot_machine(self) -> str:
+    async def default_reboot(self) -> str:
+        """Reboot an image (through the privileged helper when it has one); what happened."""
         return await reboot_image(self.settings.helper_socket)
 
     def _progress_reporter(self) -> Progress:

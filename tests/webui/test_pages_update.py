@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from image.builder.update_zip import write_update_zip
 from runtime.boot import grubenv
+from runtime.privileged.server import HelperConfig, PrivilegedHelper
 from runtime.update.commit import after_boot
 from runtime.update.install import install_update
 from runtime.update.status import UpdateStatus, read_status, write_status
@@ -32,6 +35,7 @@ from tests.runtime.update.filedevice import Device, grub_choice, make_device
 from tests.webui.inprocess import Agent, Site
 from tests.webui.test_pages_admin import leftovers, send, upload, wait_for
 from tests.webui.test_pages_transactions_monitor import evse_running
+from webui import restarts
 from webui import updater as updater_module
 from webui.pages import update
 from webui.updater import UPDATER_KEY, Updater
@@ -285,6 +289,56 @@ def test_an_update_left_waiting_by_the_last_run_starts_when_no_session_is_open(
         charger.site.run(charger.updater.resume())  # as at the web app's start
         wait_for(charger.site, lambda: charger.reboots == ["reboot"], "the reboot")
     assert grub_choice(device.slots.environment()) == "B"
+
+
+@contextmanager
+def through_the_helper(charger: Charger, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The site as on an image: its installs, activations and reboots go through a privileged
+    helper (on the site's loop) that serves this process's group; its reboots are recorded."""
+    monkeypatch.setenv("CHARGEOS_IMAGE", "1")
+    monkeypatch.setattr(restarts, "REBOOT_COMMAND", ("false",))  # never this host's reboot
+    settings = charger.site.state.settings
+
+    async def reboot() -> str:
+        charger.reboots.append("reboot")
+        return "recorded by the helper"
+
+    with tempfile.TemporaryDirectory(prefix="helper-", dir="/tmp") as folder:
+        config = HelperConfig(
+            socket_path=Path(folder) / "helper.sock",
+            group_id=os.getgid(),
+            group_name="testers",
+            uploads_dir=settings.uploads_dir,
+            update_dir=charger.device.state_dir,
+            slots=charger.device.slots,
+            reboot=reboot,
+            system_root=settings.system_root,
+        )
+        server = charger.site.run(PrivilegedHelper(config).serve())
+        charger.site.state.settings = replace(settings, helper_socket=config.socket_path)
+        charger.updater.reboot = charger.updater.default_reboot
+        try:
+            yield config.socket_path
+        finally:
+            server.close()
+            charger.site.run(server.wait_closed())
+
+
+def test_on_an_image_the_update_installs_activates_and_reboots_through_the_helper(
+    charger: Charger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installer = charger.site.logged_in("installer")
+    with through_the_helper(charger, monkeypatch), evse_running(charger.site) as evse:
+        charger.site.run(plugged_and_charging(evse))
+        assert upload(installer, charger.update_zip).json()["ok"] is True
+        assert charger.wait_for_phase(installer, "waiting")["message"] == WAITING
+        assert charger.device.slot_bytes("B")[: len(PAYLOAD)] == PAYLOAD
+        assert grub_choice(charger.device.slots.environment()) == "A"  # not activated yet
+        answer = installer.post("/admin/install/restart")
+        assert answer.status == 200 and RESTARTING in answer.text
+        assert grub_choice(charger.device.slots.environment()) == "B"
+        wait_for(charger.site, lambda: charger.reboots == ["reboot"], "the reboot")
+    assert leftovers(charger.site) == []
 
 
 # ----- an evse that does not answer: maybe in a session ----------------------------------------
