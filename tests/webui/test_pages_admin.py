@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import re
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
@@ -29,10 +31,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from multidict import CIMultiDictProxy
 
 from image.builder.update_zip import write_update_zip
+from runtime.boot.slots import SlotSet
+from runtime.privileged.server import HelperConfig, PrivilegedHelper
 from runtime.supervisor import ProgramState, Supervisor
 from runtime.update import RunningSystem, Verdict, verify_update
 from tests.runtime.update.fakes import FIELDS, PAYLOAD, write_system_root
 from tests.webui.inprocess import Agent, Site, open_site
+from webui import restarts
 from webui import upload as receiving
 from webui.pages import admin, update
 from webui.sessions import COOKIE
@@ -460,6 +465,33 @@ def test_only_a_running_image_may_reboot(tmp_path: Path) -> None:
     assert admin.running_image(marker, {"CHARGEOS_IMAGE": "1"})
     marker.touch()
     assert admin.running_image(marker, {})
+
+
+def test_on_an_image_restart_os_reboots_through_the_privileged_helper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHARGEOS_IMAGE", "1")
+    monkeypatch.setattr(restarts, "REBOOT_COMMAND", ("false",))  # never this host's reboot
+    reboots: list[str] = []
+
+    async def reboot() -> str:
+        reboots.append("reboot")
+        return "reboot requested (exit status 0)"
+
+    async def restart_os() -> str:
+        with tempfile.TemporaryDirectory(prefix="helper-", dir="/tmp") as folder:
+            config = HelperConfig(
+                socket_path=Path(folder) / "helper.sock", group_id=os.getgid(),
+                group_name="testers", uploads_dir=tmp_path, update_dir=tmp_path / "update",
+                slots=SlotSet(devices={}, grubenv=tmp_path / "grubenv"), reboot=reboot,
+            )  # fmt: skip
+            async with await PrivilegedHelper(config).serve():
+                return await restarts.reboot_image(config.socket_path)
+
+    assert asyncio.run(restart_os()) == "reboot requested (exit status 0)"
+    assert reboots == ["reboot"]
+    gone = asyncio.run(restarts.reboot_image(tmp_path / "no-helper.sock"))
+    assert gone.startswith(f"reboot failed: the privileged helper does not answer on {tmp_path}")
 
 
 # ----- system logs --------------------------------------------------------------------------
