@@ -100,10 +100,16 @@ def _process(proc: Path, pid: int) -> Process | None:
 
 
 def process_name(argv: Sequence[str]) -> str:
-    """`python -m runtime.evse ...` → runtime.evse; `.../supervisord ...` → supervisord."""
+    """`python -m runtime.evse ...` → runtime.evse; `python3 .../supervisord ...` and
+    `.../supervisord ...` → supervisord."""
     if "-m" in argv[:-1]:
         return argv[argv.index("-m") + 1]
-    return Path(argv[0]).name if argv and argv[0] else "?"
+    if not argv or not argv[0]:
+        return "?"
+    program = Path(argv[0]).name
+    if program.startswith("python") and len(argv) > 1 and argv[1] and argv[1][0] != "-":
+        return Path(argv[1]).name  # a script run by the interpreter (a venv's entry point)
+    return program
 
 
 def can_open(path: Path, flags: int, credentials: Credentials) -> bool:

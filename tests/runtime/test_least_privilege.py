@@ -47,7 +47,8 @@ def open_root() -> Iterator[Path]:
 def device(open_root: Path) -> Path:
     """supervisord and two programs as chargeos, the helper as root; protected files 0000."""
     tmp_path = open_root
-    add_process(tmp_path, SERVICES_UNIT, 10, ["/opt/chargeos/venv/bin/supervisord", "-n"], CHARGEOS)
+    venv = "/opt/chargeos/venv/bin"
+    add_process(tmp_path, SERVICES_UNIT, 10, [f"{venv}/python3", f"{venv}/supervisord"], CHARGEOS)
     add_process(tmp_path, SERVICES_UNIT, 11, ["python", "-m", "runtime.evse"], CHARGEOS)
     python = ["nice", "-n", "10", "python", "-m", "webui", "--data-dir", "/data"]
     add_process(tmp_path, SERVICES_UNIT, 12, python, CHARGEOS, NET_BIND_ONLY)
