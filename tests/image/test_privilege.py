@@ -21,9 +21,10 @@ PROGRAMS = ("supervisord", "runtime.sim", "runtime.evse", "webui")
 
 def health_line(serial: str, check: str) -> str:
     """The health report's line of one check."""
-    match = re.search(rf"^health: {re.escape(check)}: .*$", serial, re.MULTILINE)
+    # after the journal's "[uptime] python[pid]: " prefix on the console
+    match = re.search(rf"health: {re.escape(check)}: .*$", serial, re.MULTILINE)
     assert match, f"no health line for {check!r} on the console"
-    return match.group(0)
+    return match.group(0).rstrip()
 
 
 def test_every_program_is_configured_to_run_as_the_services_user(built_image: BuiltImage) -> None:
