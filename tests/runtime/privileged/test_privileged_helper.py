@@ -12,7 +12,6 @@ import os
 import socket
 import tempfile
 import threading
-import zipfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from runtime.privileged.server import HelperConfig, PrivilegedHelper
 from runtime.update.__main__ import EXIT_OK, EXIT_REFUSED
 from runtime.update.__main__ import main as update_cli
 from runtime.update.status import UpdateStatus, read_status, write_status
-from tests.runtime.update.fakes import PAYLOAD, SLOT_BYTES, write_system_root
+from tests.runtime.update.fakes import PAYLOAD, SLOT_BYTES, damage_payload, write_system_root
 from tests.runtime.update.filedevice import OLD_SYSTEM, Device, make_device
 
 T = TypeVar("T")
@@ -169,11 +168,7 @@ def test_a_signed_update_is_installed_into_the_other_slot_then_activated(
 def test_a_tampered_zip_is_refused_by_the_helper_and_nothing_is_written(
     charger: Charger, update_zip: Path
 ) -> None:
-    with zipfile.ZipFile(update_zip) as archive:
-        member = archive.getinfo("rootfs.squashfs")
-    data = bytearray(update_zip.read_bytes())
-    data[member.header_offset + 30 + len(member.filename) + len(member.extra) + 1000] ^= 0xFF
-    update_zip.write_bytes(bytes(data))
+    damage_payload(update_zip)
     environment = grubenv.read(charger.config.slots.grubenv)
     with pytest.raises(HelperError, match=r"(?i)sha-256|damaged|changed"):
         with_helper(charger.config, lambda client: client.install(update_zip.name, activate=True))

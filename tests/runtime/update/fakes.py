@@ -8,6 +8,7 @@ import hashlib
 import json
 import random
 import struct
+import zipfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -155,3 +156,13 @@ def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:
         )
         for path in sorted(directory.rglob("*"))
     }
+
+
+def damage_payload(update_zip: Path, offset: int = 1000) -> None:
+    """Flip one byte inside the stored root filesystem payload: the zip still opens, its hash
+    no longer matches the signed manifest."""
+    with zipfile.ZipFile(update_zip) as archive:
+        member = archive.getinfo("rootfs.squashfs")
+    data = bytearray(update_zip.read_bytes())
+    data[member.header_offset + 30 + len(member.filename) + len(member.extra) + offset] ^= 0xFF
+    update_zip.write_bytes(bytes(data))

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from runtime.boot import grubenv
 from runtime.update.install import InstallError, activate_installed, install_update
 from runtime.update.status import read_status
 from runtime.update.system import RunningSystem
-from tests.runtime.update.fakes import PAYLOAD, SLOT_BYTES
+from tests.runtime.update.fakes import PAYLOAD, SLOT_BYTES, damage_payload
 from tests.runtime.update.filedevice import OLD_SYSTEM, Device, grub_choice, make_device
 
 REPO = Path(__file__).resolve().parents[3]
@@ -57,11 +56,7 @@ def test_an_update_goes_to_the_other_slot_and_is_tried_next(
 def test_a_zip_that_fails_verification_writes_nothing(
     device: Device, update_zip: Path, system: RunningSystem
 ) -> None:
-    with zipfile.ZipFile(update_zip) as archive:
-        member = archive.getinfo("rootfs.squashfs")
-    data = bytearray(update_zip.read_bytes())
-    data[member.header_offset + 30 + len(member.filename) + len(member.extra) + 1000] ^= 0xFF
-    update_zip.write_bytes(bytes(data))
+    damage_payload(update_zip)
     environment = grubenv.read(device.slots.grubenv)
     with pytest.raises(InstallError, match=r"(?i)sha-256|damaged|changed"):
         install_update(update_zip, system, device.slots, device.state_dir)
