@@ -13,7 +13,7 @@ APT_PACKAGES := python3-venv chromium \
 BOARD ?= qemu-x86_64
 PROFILE ?= profiles/simulated.yaml
 
-.PHONY: run test lint typecheck unit schema lock clean image qemu
+.PHONY: run test soak lint typecheck unit schema lock clean image qemu
 
 $(STAMPS)/apt: Makefile
 	@mkdir -p $(STAMPS)
@@ -45,6 +45,11 @@ unit: $(STAMPS)/venv
 	$(BIN)/python -m pytest --durations=25
 
 test: lint typecheck unit
+
+# The long runs CI does not make: the tests marked `soak`, with their soak round counts
+# (tests/soak.py): many kills, many power cuts.
+soak: $(STAMPS)/venv
+	CHARGEOS_SOAK=1 $(BIN)/python -m pytest -m soak --durations=25 --timeout=36000
 
 # The flashable disk image of a board (out/$(BOARD)/), and booting it under qemu (TCG).
 image: $(STAMPS)/venv
