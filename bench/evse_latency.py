@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from runtime.evse.controller import POLL_PERIOD_S  # noqa: E402
-from runtime.evse.devices import sim_endpoints_path  # noqa: E402
 from runtime.evse.states import EvseState, LedColour, colour_of  # noqa: E402
+from runtime.hardware.sim_endpoints import sim_endpoints_path  # noqa: E402
 from runtime.sim.modbus_server import BusFault  # noqa: E402
 from tests.runtime.evse.harness import Rig, running_charger  # noqa: E402
 

@@ -24,6 +24,7 @@ from typing import Literal
 from runtime import least_privilege
 from runtime.boot import grubenv
 from runtime.boot.slots import SlotSet, booted_slot
+from runtime.boot.started import read_started, read_uptime
 from runtime.config.errors import ProfileInvalid
 from runtime.config.loader import load_profile
 from runtime.evse.client import EvseApiError, EvseClient, EvseUnavailable
@@ -254,11 +255,6 @@ async def check_until_healthy(
     return results
 
 
-def read_uptime(path: Path = Path("/proc/uptime")) -> float:
-    """Seconds since the kernel started."""
-    return float(path.read_text(encoding="ascii").split()[0])
-
-
 def summary(healthy: bool, failed: Sequence[str], slot: str | None, uptime_s: float) -> str:
     """The one line that ends the report."""
     version = chargeos_version()
@@ -270,12 +266,23 @@ def summary(healthy: bool, failed: Sequence[str], slot: str | None, uptime_s: fl
     return f"ChargeOS {version}: system NOT healthy: {', '.join(failed)}"
 
 
-def charging_ready(check: HealthCheck, result: CheckResult, uptime_s: float) -> str | None:
+def charging_ready(
+    check: HealthCheck, result: CheckResult, uptime_s: float, started_s: float | None = None
+) -> str | None:
     """The console line for the moment the charger can charge: evse answers and shows green,
-    whatever the configurator and the rest of the system are still doing."""
+    whatever the configurator and the rest of the system are still doing. `started_s` is evse's
+    own record of when it started green in this boot (run/evse.started); the check only
+    confirms it, so the line says when charging became possible, not when health looked."""
     if check.name != EVSE_CHECK or result.reason.split(", ")[1:2] != ["LED green"]:
         return None
-    return f"ChargeOS {chargeos_version()}: evse available, LED green (uptime {uptime_s:.2f} s)"
+    moment = started_s if started_s is not None else uptime_s
+    return f"ChargeOS {chargeos_version()}: evse available, LED green (uptime {moment:.2f} s)"
+
+
+def started_green_s(data_dir: Path) -> float | None:
+    """When evse started showing green in this boot (its run/evse.started), if it did."""
+    started = read_started(data_dir / "run")
+    return started.uptime_s if started is not None and started.led == "green" else None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -329,7 +336,7 @@ def main(
     socket.setdefaulttimeout(CHECK_TIMEOUT_S)
 
     def announce(check: HealthCheck, result: CheckResult) -> None:
-        line = charging_ready(check, result, uptime())
+        line = charging_ready(check, result, uptime(), started_green_s(context.data_dir))
         if line is not None:
             print(line, flush=True)
 

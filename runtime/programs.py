@@ -22,6 +22,10 @@ STOP_WAIT_S = 10  # supervisord's default: SIGTERM, then SIGKILL after this long
 # Table A.6 seq. 10.2) before it opens the contactor; then it records the stop (and retries
 # unwritten billing data once). A SIGKILL inside that would lose the stop record.
 EVSE_STOP_WAIT_S = int(FORCED_CONTACTOR_OFF_AFTER_PWM_OFF_S) + 9
+# Charging comes first at boot: a program marked `after_evse` waits for evse's start, but never
+# longer than this (a first boot under TCG starts evse in ~40 s; a broken evse never starts, and
+# the configurator must still come up to show why).
+AFTER_EVSE_WITHIN_S = 60
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Program:
     priority: int = 500  # supervisord starts lower numbers first
     arguments: str = ""  # after --data-dir, e.g. a subcommand; may hold {factory_profile}
     stop_wait_s: int = STOP_WAIT_S  # from SIGTERM to SIGKILL
+    after_evse: bool = False  # starts once evse has started (runtime.after_evse), or after a bound
 
 
 PROGRAMS: tuple[Program, ...] = (
@@ -60,6 +65,7 @@ PROGRAMS: tuple[Program, ...] = (
         "web configurator",
         priority=300,
         arguments=f"--default-profile {FACTORY_PROFILE}",  # what a factory reset restores
+        after_evse=True,
     ),
 )
 
@@ -133,4 +139,8 @@ def command(layout: SupervisorLayout, program: Program) -> str:
     """The program's command line, with {factory_profile} filled in."""
     arguments = program.arguments.replace(FACTORY_PROFILE, shlex.quote(str(layout.factory_profile)))
     base = [layout.python, "-m", program.module, "--data-dir", str(layout.data_dir)]
+    if program.after_evse:
+        wait = ["-m", "runtime.after_evse", "--data-dir", str(layout.data_dir),
+                "--within", str(AFTER_EVSE_WITHIN_S), "--"]  # fmt: skip
+        base = [layout.python, *wait, *base[2:]]
     return f"{shlex.join(base)} {arguments}".rstrip()

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 from pydantic import ValidationError
 
-from runtime.evse.devices import SimEndpoints, sim_endpoints_path
+from runtime.hardware.sim_endpoints import SimEndpoints, sim_endpoints_path
 from runtime.sim.api_models import SimFault, SimStatus
 from runtime.sim.process import SimRefused, serve
 from runtime.sim.status_text import status_text

@@ -19,7 +19,7 @@ from aiohttp import web
 from runtime.config.atomic import atomic_write_text
 from runtime.config.errors import ProfileInvalid
 from runtime.config.loader import load_profile
-from runtime.evse.devices import SimEndpoints, sim_endpoints_path
+from runtime.hardware.sim_endpoints import SimEndpoints, sim_endpoints_path
 from runtime.sim.control import create_app
 from runtime.sim.modbus_server import EXTERNAL_BUS, INTERNAL_BUS
 from runtime.sim.rig import SimRig

@@ -15,7 +15,7 @@ from image.builder.context import BuildContext, BuildError, BuildLog
 from image.builder.rootfs import factory_profile_text
 from image.builder.wheels import build_app_wheel
 from runtime.config.loader import load_model
-from runtime.programs import programs_for
+from runtime.programs import PROGRAMS, programs_for
 from schemas.image import Board
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,10 +59,12 @@ def wheel_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
 
 
 def modules_the_image_runs(simulated: bool) -> set[str]:
-    """Every `python -m X` of the image: systemd units, supervisord programs, the update CLI."""
+    """Every `python -m X` of the image: systemd units, supervisord programs, the update CLI;
+    and the X of `python -m runtime.after_evse ... -- X`, which it runs once evse has started."""
     units = "".join(p.read_text() for p in IMAGE_DIR.glob("overlays/**/*.service"))
-    modules = set(re.findall(r"-m ([a-z_.]+)", units))
+    modules = set(re.findall(r"(?:-m|--) ([a-z_]+(?:\.[a-z_]+)*)", units))
     modules |= {program.module for program in programs_for(simulated)}
+    modules |= {"runtime.after_evse"} if any(p.after_evse for p in PROGRAMS) else set()
     return modules | {"runtime.update"}
 
 

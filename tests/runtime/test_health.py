@@ -12,6 +12,7 @@ import pytest
 from runtime import health
 from runtime.boot import grubenv
 from runtime.boot.slots import SlotSet
+from runtime.boot.started import read_started, read_uptime
 from runtime.firstboot import prepare_device
 from runtime.update.commit import after_boot
 from runtime.version import chargeos_version
@@ -179,7 +180,7 @@ def test_marking_a_slot_good_resets_its_tries_in_place(tmp_path: Path) -> None:
 def test_uptime_is_the_first_number_of_proc_uptime(tmp_path: Path) -> None:
     uptime = tmp_path / "uptime"
     uptime.write_text("4321.07 17000.22\n")
-    assert health.read_uptime(uptime) == 4321.07
+    assert read_uptime(uptime) == 4321.07
 
 
 # ----- against the whole stack under supervisord ------------------------------------------------
@@ -202,8 +203,12 @@ def test_a_running_stack_is_healthy_and_marks_slot_a_good(
     arguments = ["--wait-s", "30", "--mark-good", "--grubenv", str(env), "--cmdline", str(slot_a)]
     assert check(stack.data_dir, *arguments) == 0, stack.log_tails()
     lines = report(capsys)
-    # The moment the charger can charge comes first, before the rest of the report.
-    ready = f"ChargeOS {chargeos_version()}: evse available, LED green (uptime 12.50 s)"
+    # The moment the charger can charge comes first, before the rest of the report: when evse
+    # itself started green (its run/evse.started), not when the check looked.
+    started = read_started(stack.data_dir / "run")
+    assert started is not None and (started.state, started.led) == ("available", "green")
+    uptime = f"uptime {started.uptime_s:.2f} s"
+    ready = f"ChargeOS {chargeos_version()}: evse available, LED green ({uptime})"
     assert lines[0] == ready
     lines = lines[1:]
     assert lines[:4] == [
@@ -229,7 +234,7 @@ def test_a_system_not_booted_from_a_slot_changes_nothing(
     arguments = ["--wait-s", "30", "--mark-good", "--grubenv", str(env), "--cmdline", str(plain)]
     assert check(stack.data_dir, *arguments) == 0, stack.log_tails()
     lines = report(capsys)
-    assert lines[0].endswith("evse available, LED green (uptime 12.50 s)")
+    assert re.fullmatch(r"ChargeOS \S+: evse available, LED green \(uptime [0-9.]+ s\)", lines[0])
     assert lines[5].startswith("health: not booted from an A/B slot")
     assert re.fullmatch(r"ChargeOS \S+: evse available, system healthy \(slot none, .*\)", lines[6])
     assert grubenv.read(env) == BOOT_STATE

@@ -81,11 +81,11 @@ def test_image_layout_runs_every_program_as_the_service_user_from_data() -> None
     assert conf["unix_http_server"]["chown"] == "chargeos"  # the webapp's Service Control
 
 
-def test_the_web_configurator_resets_to_the_factory_profile() -> None:
+def test_the_web_configurator_starts_after_evse_and_resets_to_the_factory_profile() -> None:
     webapp = parsed(supervisord_conf(IMAGE, PROGRAMS))["program:webapp"]
     assert webapp["command"] == (
-        "/opt/chargeos/bin/python3 -m webui --data-dir /data"
-        " --default-profile /usr/share/chargeos/factory-profile.yaml"
+        "/opt/chargeos/bin/python3 -m runtime.after_evse --data-dir /data --within 60 --"
+        " webui --data-dir /data --default-profile /usr/share/chargeos/factory-profile.yaml"
     )
 
 

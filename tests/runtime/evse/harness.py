@@ -21,11 +21,12 @@ from runtime.config.loader import load_profile
 from runtime.evse.authorization import Authorizer
 from runtime.evse.clock import Clock
 from runtime.evse.controller import Controller
-from runtime.evse.devices import OpenDevices, SimEndpoints, open_devices
+from runtime.evse.devices import OpenDevices, open_devices
 from runtime.evse.events import EventHub
 from runtime.evse.service import run_controller, start_controller
 from runtime.evse.sessions import SessionKeeper
 from runtime.evse.states import EvseState, LedColour, colour_of
+from runtime.hardware.sim_endpoints import SimEndpoints
 from runtime.persistence.auth_cache import AuthCache
 from runtime.persistence.database import Database
 from runtime.persistence.latches import LatchStore

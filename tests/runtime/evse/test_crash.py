@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from runtime.evse.devices import sim_endpoints_path
+from runtime.hardware.sim_endpoints import sim_endpoints_path
 
 REPO = Path(__file__).resolve().parents[3]
 KILLS = 200

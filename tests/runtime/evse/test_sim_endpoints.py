@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime.evse.devices import (
+from runtime.boot.started import this_boot
+from runtime.hardware.sim_endpoints import (
     SimEndpoints,
     sim_endpoints_path,
-    this_boot,
     wait_for_sim_endpoints,
 )
 

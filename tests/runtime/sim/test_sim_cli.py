@@ -17,8 +17,8 @@ from aiohttp import web
 
 from runtime.config.loader import load_profile
 from runtime.drivers.pca9634 import Pca9634
-from runtime.evse.devices import SimEndpoints, sim_endpoints_path
 from runtime.evse.states import LED_RGBW, LedColour
+from runtime.hardware.sim_endpoints import SimEndpoints, sim_endpoints_path
 from runtime.sim.api_models import EvseView, SimFault
 from runtime.sim.cli import default_data_dir, main
 from runtime.sim.control import create_app

@@ -23,9 +23,10 @@ from typing import Any, TypeVar
 import pytest
 
 from runtime.config.loader import load_profile
-from runtime.evse.devices import OpenDevices, SimEndpoints, open_devices, sim_endpoints_path
+from runtime.evse.devices import OpenDevices, open_devices
 from runtime.evse.states import LED_RGBW, LedColour
 from runtime.hardware.errors import DeviceTimeout
+from runtime.hardware.sim_endpoints import SimEndpoints, sim_endpoints_path
 from runtime.hardware.types import CpState
 from runtime.sim.cli import call
 from schemas import Profile
