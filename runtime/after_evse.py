@@ -1,5 +1,6 @@
 """`python -m runtime.after_evse --data-dir D --within S -- MODULE ARGS...`: start a program
-once evse has started in this boot (runtime.boot.started), or after S seconds at the latest.
+once evse has started in this boot (runtime.boot.started), once supervisord has given up on evse
+(FATAL: it will not start), or after S seconds at the latest.
 
 The boot order of issue 11: the charger must be able to charge before the web configurator is
 up, and on a slow CPU the configurator's and the health check's imports would otherwise take
@@ -10,15 +11,57 @@ Imports only the standard library (and the stdlib-only runtime.boot.started) bef
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
+import socket
 import sys
 import time
+import xmlrpc.client
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from runtime.boot.started import read_started
 
 POLL_S = 0.2  # a stat and a small read: nothing next to a Python start
+ASK_SUPERVISORD_EVERY = 3  # polls: about two XML-RPC calls a second
+SUPERVISORD_TIMEOUT_S = 2.0
+
+
+class _UnixHttp(http.client.HTTPConnection):
+    """HTTP over supervisord's Unix socket (the standard library has no such transport)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=SUPERVISORD_TIMEOUT_S)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(SUPERVISORD_TIMEOUT_S)
+        sock.connect(str(self._path))
+        self.sock = sock
+
+
+class _UnixTransport(xmlrpc.client.Transport):
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._path = path
+
+    def make_connection(self, host: object) -> http.client.HTTPConnection:
+        return _UnixHttp(self._path)
+
+
+def evse_gave_up(run_dir: Path) -> bool:
+    """supervisord has given up on evse (FATAL after its start retries): waiting cannot help.
+    False when supervisord does not answer or runs no evse (e.g. the health check's own tests)."""
+    socket_path = run_dir / "supervisor.sock"
+    if not socket_path.exists():
+        return False
+    proxy = xmlrpc.client.ServerProxy("http://localhost", transport=_UnixTransport(socket_path))
+    try:
+        info = proxy.supervisor.getProcessInfo("evse")
+    except (OSError, xmlrpc.client.Error):
+        return False
+    return isinstance(info, dict) and info.get("statename") == "FATAL"
 
 
 def wait_for_evse(
@@ -27,16 +70,19 @@ def wait_for_evse(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> bool:
-    """True once evse has started in this boot; False when `within_s` ran out first."""
+    gave_up: Callable[[Path], bool] = evse_gave_up,
+) -> str | None:
+    """None once evse has started in this boot; else why the wait ended without it."""
     deadline = clock() + within_s
-    for _ in range(int(within_s / POLL_S) + 2):  # bounded even if the clock stands still
+    for attempt in range(int(within_s / POLL_S) + 2):  # bounded even if the clock stands still
         if read_started(run_dir) is not None:
-            return True
+            return None
+        if attempt % ASK_SUPERVISORD_EVERY == 0 and gave_up(run_dir):
+            return "supervisord gave up on evse (FATAL)"
         if clock() >= deadline:
             break
         sleep(POLL_S)
-    return False
+    return f"evse has not started within {within_s:g} s"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,9 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     split = given.index("--")
     args = parser.parse_args(given[:split])
     module, *arguments = given[split + 1 :]
-    if not wait_for_evse(args.data_dir / "run", args.within):
-        print(f"evse has not started within {args.within:g} s; starting {module} anyway",
-              file=sys.stderr, flush=True)  # fmt: skip
+    missing = wait_for_evse(args.data_dir / "run", args.within)
+    if missing is not None:
+        print(f"{missing}; starting {module} anyway", file=sys.stderr, flush=True)
     os.execv(sys.executable, [sys.executable, "-m", module, *arguments])
     return 1  # not reached: execv replaces the process or raises
 

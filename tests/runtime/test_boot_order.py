@@ -1,6 +1,7 @@
 """Charging comes first at boot: evse records its start (run/evse.started, this boot only), and
 the web configurator and the health check start after it (`runtime.after_evse`), or after a
-bound when evse never starts, so a broken evse cannot keep the configurator away."""
+bound when evse never starts (at once when supervisord gives up on it), so a broken evse cannot
+keep the configurator away."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from runtime.after_evse import wait_for_evse
 from runtime.boot.started import read_started, started_path, this_boot, write_started
+from runtime.programs import Program, SupervisorLayout, supervisord_conf
+from tests.runtime.test_programs import supervisord
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT_S = 30.0  # bounds the real-process tests; they normally take a fraction of a second
@@ -57,14 +60,15 @@ def test_the_wait_ends_at_its_bound_without_evse(tmp_path: Path) -> None:
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    assert wait_for_evse(tmp_path, 5.0, clock=lambda: now[0], sleep=sleep) is False
+    missing = wait_for_evse(tmp_path, 5.0, clock=lambda: now[0], sleep=sleep)
+    assert missing == "evse has not started within 5 s"
     assert 5.0 <= now[0] <= 5.5
     frozen = [0]
 
     def count(_seconds: float) -> None:
         frozen[0] += 1
 
-    assert wait_for_evse(tmp_path, 5.0, clock=lambda: 0.0, sleep=count) is False
+    assert wait_for_evse(tmp_path, 5.0, clock=lambda: 0.0, sleep=count) is not None
     assert frozen[0] <= 5.0 / 0.2 + 2  # bounded even when the clock stands still
 
 
@@ -105,3 +109,23 @@ def test_a_launcher_without_a_program_says_how_to_name_one(tmp_path: Path) -> No
     )  # fmt: skip
     assert done.returncode == 2
     assert "name the program after --, e.g. -- webui --data-dir /data" in done.stderr
+
+
+def test_a_broken_evse_releases_the_wait_once_supervisord_gives_up_on_it(tmp_path: Path) -> None:
+    for folder in ("run", "log"):
+        (tmp_path / folder).mkdir()
+    layout = SupervisorLayout(tmp_path, sys.executable, REPO, tmp_path / "factory.yaml")
+    broken = Program("evse", "runtime.no_such_module", "an evse that never starts")
+    conf = tmp_path / "run" / "supervisord.conf"
+    conf.write_text(supervisord_conf(layout, (broken,)), encoding="utf-8")
+    shown = tmp_path / "shown.json"
+    shown.write_text("{}", encoding="utf-8")
+    with supervisord(conf) as proxy:
+        process = launcher(tmp_path, 120.0, shown)  # far beyond supervisord's few retries
+        try:
+            out, err = process.communicate(timeout=110.0)
+        finally:
+            process.kill()
+        assert proxy.supervisor.getProcessInfo("evse")["statename"] == "FATAL"
+    assert json.loads(out) == {}
+    assert "supervisord gave up on evse (FATAL); starting json.tool anyway" in err
