@@ -1,9 +1,10 @@
 """`python -m runtime.firstboot --data-dir D --factory-profile P`: what first boot makes on /data.
 
 The data partition gets its directories, the active profile (a copy of the factory profile, once),
-the device secrets and the configurator's TLS certificate. `make run` prepares var/data the same
-way. Safe to run at every boot: nothing that exists is replaced. The sticker goes to stdout
-only when the secrets were made by this call (the image's unit sends stdout to the serial console).
+the device secrets, the configurator's TLS certificate and the debug SSH key. `make run` prepares
+var/data the same way. Safe to run at every boot: nothing that exists is replaced. The sticker goes
+to stdout only when the secrets were made by this call (the image's unit sends stdout to the
+serial console).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.config.atomic import atomic_write_text
+from runtime.config.debug_ssh_keys import ensure_device_key
 from runtime.config.device_secrets import provision_device_secrets
 from runtime.config.device_tls import ensure_device_certificate
 from runtime.config.errors import ProfileError, ProfileInvalid
@@ -38,7 +40,8 @@ class FirstBoot:
 
 
 def prepare_device(data_dir: Path, factory_profile: Path) -> FirstBoot:
-    """Directories, active profile, device secrets and TLS certificate; keeps what exists."""
+    """Directories, active profile, device secrets, TLS certificate and debug SSH key; keeps
+    what exists."""
     data_dir.mkdir(parents=True, exist_ok=True)
     for name in SUBDIRECTORIES:
         (data_dir / name).mkdir(exist_ok=True)
@@ -55,6 +58,7 @@ def prepare_device(data_dir: Path, factory_profile: Path) -> FirstBoot:
     basis = profile if profile is not None else load_profile(factory_profile).profile
     provisioned = provision_device_secrets(data_dir, basis.station.identity_prefix)
     ensure_device_certificate(data_dir, basis, provisioned.secrets.charger_identity)
+    ensure_device_key(data_dir, provisioned.secrets.charger_identity)
     return FirstBoot(
         created=provisioned.created,
         sticker_path=provisioned.sticker_path,

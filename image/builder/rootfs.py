@@ -35,9 +35,10 @@ UNITS_ENABLED = (
     "chargeos-health.service",
     "chargeos-trial-deadline.service",
 )
-# Debian units a read-only appliance does not run: package timers, ssh (a supervisord program,
-# off by default), waiting for the network before multi-user, foreign binary formats, a login
-# prompt on a screen a wallbox does not have, and a dpkg database nobody changes.
+# Debian units a read-only appliance does not run: package timers, Debian's ssh (debug SSH is
+# chargeos-debug-ssh.service, never enabled, started from the Admin page only), waiting for the
+# network before multi-user, foreign binary formats, a login prompt on a screen a wallbox does
+# not have, and a dpkg database nobody changes.
 UNITS_MASKED = (
     "apt-daily.timer",
     "apt-daily-upgrade.timer",

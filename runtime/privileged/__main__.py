@@ -1,7 +1,8 @@
 """`python -m runtime.privileged`: the privileged helper of a ChargeOS image (a root service).
 
-Serves install, activate and reboot (runtime.privileged.server) to the services' group on the
-Unix socket systemd hands over (socket activation), or on --socket when started by hand. Its
+Serves install, activate, reboot and debug-ssh (runtime.privileged.server) to the services'
+group on the Unix socket systemd hands over (socket activation), or on --socket when started by
+hand. Its
 start line on the console says whom it runs as and whom it serves.
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from runtime.boot.slots import SlotSet
+from runtime.privileged.debug_ssh import control_unit
 from runtime.privileged.protocol import HELPER_SOCKET, REQUEST_NAMES
 from runtime.privileged.server import HelperConfig, PrivilegedHelper
 
@@ -81,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         update_dir=data_dir / "update",  # as the health check and the updater CLI
         slots=SlotSet.on_device(),
         reboot=reboot_machine,
+        debug_ssh=control_unit,
     )
     return asyncio.run(run(config, handed_over_socket()))
 

@@ -12,8 +12,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from runtime.privileged.debug_ssh import DebugSshAction
 from runtime.privileged.protocol import (
     ActivateRequest,
+    DebugSshRequest,
     InstallRequest,
     Progress,
     RebootRequest,
@@ -53,6 +55,10 @@ class HelperClient:
     async def reboot(self) -> Reply:
         """Reboot the machine."""
         return await self._ask(RebootRequest(request="reboot"))
+
+    async def debug_ssh(self, action: DebugSshAction) -> Reply:
+        """Start, stop or restart debug SSH, or ask its state (reply.debug_ssh)."""
+        return await self._ask(DebugSshRequest(request="debug-ssh", action=action))
 
     async def ask_raw(self, line: bytes) -> Reply:
         """Send one line as it is (diagnostics and tests); the reply, refused or not."""

@@ -1,6 +1,6 @@
 """What a client may ask the privileged helper, and what it answers: one JSON line per request.
 
-A request is one of three narrow, validated shapes; anything else is refused with a message that
+A request is one of four narrow, validated shapes; anything else is refused with a message that
 names the field and says what was expected. While an install runs, the helper sends progress
 lines; the last line is always a Reply.
 """
@@ -43,11 +43,19 @@ class RebootRequest(BaseModel):
     request: Literal["reboot"]
 
 
-Request = Annotated[
-    InstallRequest | ActivateRequest | RebootRequest, Field(discriminator="request")
-]
-REQUESTS: TypeAdapter[InstallRequest | ActivateRequest | RebootRequest] = TypeAdapter(Request)
-REQUEST_NAMES = ("install", "activate", "reboot")
+class DebugSshRequest(BaseModel):
+    """Start, stop or restart debug SSH (never enabled: off at every boot), or report it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request: Literal["debug-ssh"]
+    action: Literal["start", "stop", "restart", "status"]
+
+
+AnyRequest = InstallRequest | ActivateRequest | RebootRequest | DebugSshRequest
+Request = Annotated[AnyRequest, Field(discriminator="request")]
+REQUESTS: TypeAdapter[AnyRequest] = TypeAdapter(Request)
+REQUEST_NAMES = ("install", "activate", "reboot", "debug-ssh")
 
 
 class Progress(BaseModel):
@@ -69,13 +77,14 @@ class Reply(BaseModel):
     version: str | None = None  # install: the installed update's version
     target_slot: Literal["A", "B"] | None = None  # install: the slot it was written to
     activated: bool = False
+    debug_ssh: str | None = None  # debug-ssh: systemd's state of the unit (active, inactive, ...)
 
 
 class RequestInvalid(ValueError):
     """A request the helper refuses before doing anything; the message says what and where."""
 
 
-def parse_request(line: bytes) -> InstallRequest | ActivateRequest | RebootRequest:
+def parse_request(line: bytes) -> AnyRequest:
     """The request in one JSON line; RequestInvalid names the field and what it must be."""
     try:
         return REQUESTS.validate_json(line)

@@ -3,7 +3,8 @@
 Only peers whose kernel-reported credentials (SO_PEERCRED) put them in the allowed group are
 served. An install opens the staged zip itself (a plain file in its uploads directory, never a
 link), and the one install routine verifies signature, manifest and payload before it writes the
-inactive slot. Only the update this helper installed can be activated.
+inactive slot. Only the update this helper installed can be activated. Debug SSH is a systemd
+unit the helper starts, stops and reports (runtime.privileged.debug_ssh).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from pathlib import Path
 
 from runtime.boot.grubenv import GrubEnvError
 from runtime.boot.slots import SlotSet
+from runtime.privileged.debug_ssh import DebugSshAction, UnitState
 from runtime.privileged.protocol import (
     MAX_REQUEST_BYTES,
     ActivateRequest,
+    DebugSshRequest,
     InstallRequest,
     Progress,
     RebootRequest,
@@ -70,6 +73,7 @@ class HelperConfig:
     reboot: Callable[[], Awaitable[str]]
     system_root: Path = Path("/")  # /etc/chargeos/system.json and the keyring the zip must match
     proc: Path = Path("/proc")
+    debug_ssh: Callable[[DebugSshAction], Awaitable[UnitState]] | None = None  # None: no sshd
 
 
 def peer_of(connection: socket.socket, proc: Path = Path("/proc")) -> Peer:
@@ -91,7 +95,7 @@ def _supplementary_groups(proc: Path, pid: int) -> set[int]:
 
 
 class PrivilegedHelper:
-    """Serves install, activate and reboot to the allowed group; refuses everything else."""
+    """Serves install, activate, reboot and debug-ssh to the allowed group; refuses the rest."""
 
     def __init__(self, config: HelperConfig) -> None:
         self._config = config
@@ -152,6 +156,8 @@ class PrivilegedHelper:
             return await self._install(request, writer)
         if isinstance(request, ActivateRequest):
             return await asyncio.to_thread(self._activate)
+        if isinstance(request, DebugSshRequest):
+            return await self._debug_ssh(request, peer)
         assert isinstance(request, RebootRequest)
         return Reply(ok=True, message=await config.reboot())
 
@@ -178,6 +184,29 @@ class PrivilegedHelper:
             target_slot=result.target_slot,
             activated=result.activated,
         )
+
+    async def _debug_ssh(self, request: DebugSshRequest, peer: Peer) -> Reply:
+        control = self._config.debug_ssh
+        if control is None:
+            return Reply(ok=False, message="There is no debug SSH server on this system.")
+        try:
+            unit = await control(request.action)
+        except (OSError, TimeoutError) as error:
+            log.error("privileged helper: debug SSH %s failed: %s", request.action, error)
+            return Reply(ok=False, message=f"Debug SSH {request.action} failed: {error}")
+        if request.action in ("start", "restart"):
+            log.warning("privileged helper: debug SSH %s for %s: %s", request.action,
+                        peer.describe(), unit.active)  # fmt: skip
+        wanted = {"start": "active", "restart": "active", "stop": "inactive"}.get(request.action)
+        if unit.error or (wanted is not None and unit.active != wanted):
+            reason = unit.error or f"it is {unit.active}"
+            return Reply(
+                ok=False,
+                message=f"Debug SSH did not {request.action}: {reason}"
+                " (journalctl -u chargeos-debug-ssh says why).",
+                debug_ssh=unit.active,
+            )
+        return Reply(ok=True, message=f"Debug SSH is {unit.active}.", debug_ssh=unit.active)
 
     def _install_staged(
         self, request: InstallRequest, report: Callable[[str, float], None]

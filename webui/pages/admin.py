@@ -1,9 +1,11 @@
-"""Admin: System Update and System Logs (both logins), Service Control (installer only).
+"""Admin: System Update and System Logs (both logins), Service Control and Debug SSH (installer
+only).
 
 System Update's routes are in webui.pages.update; this page shows its form, the install's
 progress and the recorded update status. Service Control drives supervisord; "restart OS"
-restarts every ChargeOS program in development and reboots only a running image. System Logs
-is a .tar.gz of the log directory, built in a thread into a temporary file and deleted after.
+restarts every ChargeOS program in development and reboots only a running image. Debug SSH goes
+through the privileged helper on a device (webui.debug_ssh). System Logs is a .tar.gz of the log
+directory, built in a thread into a temporary file and deleted after.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from typing import Any
 
 from aiohttp import web
 
+from runtime.config.debug_ssh_keys import PublicKeyInvalid
 from runtime.config.device_secrets import DeviceSecretsError, load_device_secrets
 from runtime.programs import PROGRAMS
 from runtime.supervisor import Action, Supervisor, SupervisorUnavailable
 from runtime.update import Verdict
+from webui import debug_ssh
 from webui.context import STATE_KEY, WebState
 from webui.log_archive import build_log_archive
+from webui.login import client_address
 from webui.pages.common import NOT_AVAILABLE, evse_status
 from webui.pages.monitor import DOWNLOADED, log_lines
 from webui.pages.transactions import download_response
@@ -39,6 +44,7 @@ from webui.upload import CHUNK_BYTES
 log = logging.getLogger(__name__)
 
 WEBAPP = "webapp"
+DEBUG_SSH = "sshd"
 RESTART_DELAY_S = 1.0  # the answer reaches the browser before the web app goes
 CHARGEOS_PROGRAMS = frozenset(program.name for program in PROGRAMS)
 _LATER: set[asyncio.Task[None]] = set()  # delayed restarts, kept referenced until done
@@ -50,7 +56,7 @@ class Component:
 
     key: str
     label: str
-    program: str | None  # supervisord program; None: the OS
+    program: str | None  # supervisord program; None: the OS, or debug SSH (not a ChargeOS program)
     actions: tuple[Action, ...]
     note: str
 
@@ -65,7 +71,11 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component("webapp", "Web app", WEBAPP, ("restart",), "this configurator; log in again after"),
     Component(
-        "sshd", "Debug SSH", "sshd", ("start", "restart", "stop"), "not persistent: off at restart"
+        DEBUG_SSH,
+        "Debug SSH",
+        None,
+        ("start", "restart", "stop"),
+        "root shell on port 22; not persistent: off at restart",
     ),
 )
 BY_KEY = {component.key: component for component in COMPONENTS}
@@ -85,12 +95,15 @@ async def admin_page(
     verdict: Verdict | None = None,
     update_error: str | None = None,
     service_result: list[str] | None = None,
+    keys_error: str | None = None,
+    keys_text: str | None = None,
 ) -> web.Response:
-    """The Admin page, with an update verdict or a service control result when there is one."""
+    """The Admin page, with an update verdict, a service control result or a refused key."""
     state = request.app[STATE_KEY]
     installer = current_session(request).role is Role.INSTALLER
     update = await request.app[UPDATER_KEY].snapshot()
-    rows, others = await _component_rows(request, state) if installer else ([], [])
+    ssh = await debug_ssh.view(state.settings) if installer else None
+    rows, others = await _component_rows(request, state, ssh) if installer else ([], [])
     reachable = any(row["available"] and row["component"].program for row in rows)
     return render(
         request,
@@ -105,11 +118,14 @@ async def admin_page(
         components=rows,
         others=others,
         supervisor_down=installer and not reachable,
+        debug_ssh=ssh,
+        keys_error=keys_error,
+        keys_text=keys_text,
     )
 
 
 async def _component_rows(
-    request: web.Request, state: WebState
+    request: web.Request, state: WebState, ssh: debug_ssh.DebugSshView | None
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     supervisor = Supervisor(state.settings.supervisor_socket)
     try:
@@ -121,6 +137,13 @@ async def _component_rows(
     rows = []
     for component in COMPONENTS:
         program = programs.get(component.program or "")
+        if component.key == DEBUG_SSH:
+            assert ssh is not None
+            rows.append(
+                {"component": component, "state": ssh.state, "version": NOT_AVAILABLE,
+                 "available": ssh.on_device, "unavailable": debug_ssh.ROW_ONLY_ON_A_DEVICE}
+            )  # fmt: skip
+            continue
         if component.program is None:
             current, shown = ("image" if running_image() else "development"), version
         elif program is None:
@@ -130,8 +153,9 @@ async def _component_rows(
             shown = version if program.name in CHARGEOS_PROGRAMS else NOT_AVAILABLE
         available = component.program is None or program is not None
         rows.append(
-            {"component": component, "state": current, "version": shown, "available": available}
-        )
+            {"component": component, "state": current, "version": shown, "available": available,
+             "unavailable": NOT_AVAILABLE}
+        )  # fmt: skip
     listed = {component.program for component in COMPONENTS}
     others = [
         {"name": p.name, "state": p.state, "version": version}
@@ -157,7 +181,10 @@ async def service(request: web.Request) -> web.Response:
     supervisor = Supervisor(settings.supervisor_socket)
     status = 200
     try:
-        if component.program is None:
+        if component.key == DEBUG_SSH:
+            by = f"the {session.role} login from {client_address(request)}"
+            lines, status = await debug_ssh.control(settings, _action(action), by)
+        elif component.program is None:
             lines = await _restart_os(supervisor, settings.helper_socket)
         elif component.program == WEBAPP:
             lines = await _restart_webapp(supervisor)
@@ -202,6 +229,49 @@ def _later(action: Callable[[], Awaitable[str]]) -> None:
     task = asyncio.get_running_loop().create_task(run())
     _LATER.add(task)
     task.add_done_callback(_LATER.discard)
+
+
+# ----- debug SSH ----------------------------------------------------------------------------
+async def debug_ssh_keys(request: web.Request) -> web.Response:
+    """POST /admin/debug-ssh/keys: replace the installer's public keys (validated, or unchanged)."""
+    require_role(request, Role.INSTALLER)
+    settings = request.app[STATE_KEY].settings
+    if not debug_ssh.on_device(settings):
+        return await admin_page(request, status=409, keys_error=debug_ssh.ONLY_ON_A_DEVICE)
+    text = str((await request.post()).get("public_keys", ""))
+    try:
+        keys = await debug_ssh.save_keys(settings, text)
+    except PublicKeyInvalid as error:
+        return await admin_page(request, status=400, keys_error=str(error), keys_text=text)
+    log.warning("debug SSH: the installer's public keys replaced: %s",
+                ", ".join(key.fingerprint() for key in keys) or "none")  # fmt: skip
+    lines = [f"{len(keys)} public key(s) saved; a start or restart of Debug SSH uses them."]
+    return await admin_page(request, service_result=lines)
+
+
+async def debug_ssh_device_key(request: web.Request) -> web.StreamResponse:
+    """GET /admin/debug-ssh/chargeos-debug-<identity>.key: this charger's private debug key
+    (installer only), under the file name the Admin page links."""
+    require_role(request, Role.INSTALLER)
+    settings = request.app[STATE_KEY].settings
+    if not debug_ssh.on_device(settings):
+        raise web.HTTPConflict(text=debug_ssh.ONLY_ON_A_DEVICE)
+    try:
+        name = await debug_ssh.key_file_name(settings)
+        if request.match_info["name"] != name:
+            raise web.HTTPNotFound(text=f"This charger's debug key is {name}.")
+        key = await debug_ssh.device_key(settings)
+    except (DeviceSecretsError, OSError) as error:
+        log.error("debug SSH key not downloadable: %s", error)
+        reason = f"The debug SSH key cannot be read: {error}"
+        raise web.HTTPServiceUnavailable(text=reason) from None
+    log.warning("debug SSH: the device key downloaded from %s", client_address(request))
+    response = download_response(name, "application/octet-stream")
+    response.content_length = len(key)
+    await response.prepare(request)
+    await response.write(key)
+    await response.write_eof()
+    return response
 
 
 # ----- system logs --------------------------------------------------------------------------
@@ -250,5 +320,7 @@ async def system_logs(request: web.Request) -> web.StreamResponse:
 ROUTES = (
     ("GET", "/admin", admin),
     ("POST", "/admin/service", service),
+    ("POST", "/admin/debug-ssh/keys", debug_ssh_keys),
+    ("GET", "/admin/debug-ssh/{name}", debug_ssh_device_key),
     ("GET", "/admin/logs.tar.gz", system_logs),
 )

@@ -120,7 +120,7 @@ def test_an_unknown_request_is_refused_with_the_requests_it_serves(charger: Char
     assert not reply.ok
     assert reply.message == (
         "refused: request: 'shell' is not a request this helper serves;"
-        " expected one of: install, activate, reboot"
+        " expected one of: install, activate, reboot, debug-ssh"
     )
     assert "missing" in raw(charger.config, b"{}\n").message
     assert "Invalid JSON" in raw(charger.config, b"reboot please\n").message
