@@ -1,11 +1,29 @@
 """Fixtures of the image tests: one image built from a clean cache per session (the slow part,
-so these tests run last); Debian's Chromium comes from tests/conftest.py."""
+so these tests run last); Debian's Chromium comes from tests/conftest.py. The disk's first boot
+is test_image's, so the other tests that boot it run after that file, whatever their names."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.image.machine import BuiltImage, build, make_keys
+
+FIRST_BOOT_FILE = "tests/image/test_image.py"  # boots the fresh disk and checks what it printed
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Stable: every image test that boots (e2e) after test_image.py's; the suite's own order
+    (tests/conftest.py, which sorts after this hook) is kept otherwise."""
+
+    def after_first_boot(item: pytest.Item) -> bool:
+        nodeid = item.nodeid
+        return (
+            nodeid.startswith("tests/image/")
+            and not nodeid.startswith(FIRST_BOOT_FILE)
+            and item.get_closest_marker("e2e") is not None
+        )
+
+    items.sort(key=after_first_boot)
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,7 @@ EARLY_STALL_S = 120.0  # silence between GRUB and /init that counts as a hang (n
 # (RebootWatchdogSec=60s, two stages of the i6300esb), which resets a kernel that hangs there.
 REBOOT_STALL_S = 240.0
 MAX_POWER_CYCLES = 2
+SSH_PORT = 22  # debug SSH in the guest
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class Boot:
     process: subprocess.Popen[bytes]
     https_port: int
     power_cycles: int = 0
+    ssh_port: int | None = None  # the guest's port 22 on the host's loopback (forward_ssh)
     early_stall_s: float = EARLY_STALL_S
     reboot_stall_s: float = REBOOT_STALL_S
 
@@ -174,22 +176,29 @@ class Boot:
 
 
 @contextmanager
-def booted(built: BuiltImage, name: str, *, reboot_ends_qemu: bool = True) -> Iterator[Boot]:
+def booted(
+    built: BuiltImage, name: str, *, reboot_ends_qemu: bool = True, forward_ssh: bool = False
+) -> Iterator[Boot]:
     """Boot the image (its disk keeps what the guest writes); always stop qemu afterwards.
 
     By default a guest reboot ends qemu (tests count boots); without, the guest reboots inside
-    the same qemu and one serial log holds every boot.
+    the same qemu and one serial log holds every boot. `forward_ssh` also forwards the guest's
+    port 22 (debug SSH) to a free port of the host's loopback (Boot.ssh_port).
     """
     guest_port = int(built.info["webui"]["https_port"])  # type: ignore[index]
     host_port = free_port()
+    forwards = [qemu.Forward(host_port, guest_port)]
+    ssh_port = free_port() if forward_ssh else None
+    if ssh_port is not None:
+        forwards.append(qemu.Forward(ssh_port, SSH_PORT))
     machine = qemu.QemuMachine(
         image=built.image,
         serial_log=built.out_dir / f"serial-{name}.log",
-        forwards=(qemu.Forward(host_port, guest_port),),
+        forwards=tuple(forwards),
         reboot_ends_qemu=reboot_ends_qemu,
     )
     process = qemu.start(machine)
-    boot = Boot(machine, process, host_port)
+    boot = Boot(machine, process, host_port, ssh_port=ssh_port)
     try:
         yield boot
     finally:

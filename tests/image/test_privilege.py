@@ -65,6 +65,9 @@ def test_only_the_helper_is_root_and_restart_os_reboots_through_it(
             helper = re.search(r"ChargeOS privileged helper: uid (\d+), pid \d+", boot.serial())
             assert helper, "the helper never started"
             assert helper.group(1) == "0"
-            assert "for group chargeos (gid 900): install, activate, reboot" in boot.serial()
+            assert (
+                "for group chargeos (gid 900): install, activate, reboot, debug-ssh"
+                in boot.serial()
+            )
     finally:
         context.close()
