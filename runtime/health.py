@@ -28,6 +28,7 @@ from runtime.boot.started import read_started, read_uptime
 from runtime.config.errors import ProfileInvalid
 from runtime.config.loader import load_profile
 from runtime.evse.client import EvseApiError, EvseClient, EvseUnavailable
+from runtime.footprint import memory_line, service_memory
 from runtime.supervisor import Supervisor, SupervisorUnavailable
 from runtime.update.commit import BootOutcome, after_boot
 from runtime.version import chargeos_version
@@ -300,6 +301,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no ChargeOS service but the privileged helper may run as root",
     )
+    parser.add_argument(
+        "--report-memory",
+        action="store_true",
+        help="print the memory of every process of chargeos.service (runtime.footprint)",
+    )
     parser.add_argument("--grubenv", type=Path, help="GRUB's environment file (for --mark-good)")
     parser.add_argument("--mark-good", action="store_true", help="confirm the booted A/B slot")
     parser.add_argument("--cmdline", type=Path, default=Path("/proc/cmdline"))
@@ -353,6 +359,10 @@ def main(
         verdict = f"ok{found}" if result.ok else f"FAILED: {result.reason}"
         print(f"health: {check.name}: {verdict}")
     failed = [check.name for check, result in results if not result.ok]
+    if args.report_memory:
+        print(
+            f"ChargeOS memory of {least_privilege.SERVICES_UNIT}: {memory_line(service_memory())}"
+        )
     slot = booted_slot(args.cmdline)
     status = 0 if not failed else 1
     outcome = None

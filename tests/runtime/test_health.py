@@ -320,3 +320,14 @@ def test_the_charging_ready_line_needs_evse_green() -> None:
     )
     assert health.charging_ready(evse, health.CheckResult(True, "faulted, LED red"), 31.0) is None
     assert health.charging_ready(webapp, health.OK, 31.0) is None
+
+
+def test_with_report_memory_it_prints_the_services_memory_before_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepare_device(tmp_path, FACTORY)
+    check(tmp_path, "--report-memory", "--cmdline", str(tmp_path / "none"))
+    lines = report(capsys)
+    # Outside the image no chargeos.service exists (runtime.footprint measures it in the image).
+    assert lines[-2] == "ChargeOS memory of chargeos.service: no process in chargeos.service"
+    assert "system NOT healthy" in lines[-1]
