@@ -65,6 +65,20 @@ def test_a_zip_that_fails_verification_writes_nothing(
     assert not device.state_dir.exists()
 
 
+def test_a_zip_changed_after_its_verification_is_written_but_never_activated(
+    device: Device, update_zip: Path, system: RunningSystem
+) -> None:
+    def change_the_zip(step: str, _fraction: float) -> None:
+        if step == "mark-bad":  # verified; the slot is about to be written
+            damage_payload(update_zip)
+
+    with pytest.raises(InstallError, match=r"Slot B does not hold the signed update after writing"):
+        install_update(update_zip, system, device.slots, device.state_dir, progress=change_the_zip)
+    environment = grubenv.read(device.slots.grubenv)
+    assert (environment["B_OK"], grub_choice(environment)) == ("0", "A")
+    assert read_status(device.state_dir).state == "failed"
+
+
 def test_a_mounted_target_slot_is_never_written(
     device: Device, update_zip: Path, system: RunningSystem
 ) -> None:
