@@ -5,10 +5,14 @@ Prints:
   - `build.py image` wall time from an empty cache (mmdebstrap included) and with the cache warm,
     the warm build as a ratio to the cold one;
   - the disk image's size (apparent and allocated), rootfs.squashfs and what trimming saved;
+  - the OTA update zip's size, and its install as a ratio to `dd` of the same bytes (bench/ota.py
+    on the zip this build made);
   - boot time from kernel start to "evse available" (the guest's own uptime, printed by the
     health check), first boot and a later boot, as a ratio to the same Debian kernel booting a
     bare Debian minbase root filesystem to multi-user.target, in the same qemu settings
-    (TCG, same memory and CPUs, direct kernel boot so firmware time is left out of both).
+    (TCG, same memory and CPUs, direct kernel boot so firmware time is left out of both);
+  - from inside the booted guest (the health check's memory line, a later boot): the RSS of
+    every ChargeOS process, their sum, and the sum of their PSS.
 Run as root from the repository root: `.venv/bin/python bench/image.py`.
 """
 
@@ -46,6 +50,7 @@ ExecStart=/bin/sh -c 'echo "bare: multi-user reached, uptime $(cut -d" " -f1 /pr
 WantedBy=multi-user.target
 """
 UPTIME = re.compile(r"uptime ([0-9.]+) s")
+MEMORY = re.compile(r"ChargeOS memory of chargeos.service: (.*)$", re.MULTILINE)
 
 
 def timed_build(out: Path, cache: Path, keys: Path) -> tuple[float, dict[str, object]]:
@@ -91,8 +96,9 @@ def bare_minbase(work: Path) -> tuple[Path, Path, Path]:
 
 
 def boot_uptime(disk: Path, kernel: Path, initrd: Path, append: str, marker: str,
-                log: Path) -> float:  # fmt: skip
-    """Boot with direct kernel boot; the guest uptime printed with `marker`."""
+                log: Path, until: str | None = None) -> float:  # fmt: skip
+    """Boot with direct kernel boot; the guest uptime printed with `marker` (the console is
+    read on until `until`, when given)."""
     machine = qemu.QemuMachine(
         image=disk,
         serial_log=log,
@@ -100,7 +106,7 @@ def boot_uptime(disk: Path, kernel: Path, initrd: Path, append: str, marker: str
     )
     process = qemu.start(machine)
     try:
-        serial = qemu.wait_for_serial(machine, process, marker, BOOT_TIMEOUT_S)
+        serial = qemu.wait_for_serial(machine, process, until or marker, BOOT_TIMEOUT_S)
     finally:
         qemu.stop(process)
     line = next(line for line in serial.splitlines() if marker in line)
@@ -132,6 +138,8 @@ def main() -> int:
         print(f"disk image {image_name}: {image['bytes'] / 2**20:.0f} MiB apparent, "
               f"{image['allocated_bytes'] / 2**20:.0f} MiB allocated")  # fmt: skip
         print(f"rootfs.squashfs: {outputs['rootfs.squashfs']['bytes'] / 2**20:.1f} MiB")
+        update_zip = next(name for name in outputs if name.endswith("-update.zip"))
+        print(f"OTA update zip {update_zip}: {outputs[update_zip]['bytes'] / 2**20:.1f} MiB")
         mib = {key: value / 2**20 for key, value in trim.items()}
         print(f"trimmed: {mib['before_bytes']:.0f} MiB -> {mib['after_bytes']:.0f} MiB "
               f"(kernel modules {mib['kernel_modules_bytes']:.0f} MiB, "
@@ -144,7 +152,9 @@ def main() -> int:
         disk = next(out.glob("*.img"))
         ready = "evse available"
         first = boot_uptime(disk, kernel, initrd, append, ready, work / "boot-first.log")
-        later = boot_uptime(disk, kernel, initrd, append, ready, work / "boot-later.log")
+        later = boot_uptime(disk, kernel, initrd, append, ready, work / "boot-later.log",
+                            until="ChargeOS memory of")  # fmt: skip
+        memory = MEMORY.search((work / "boot-later.log").read_text(errors="replace"))
         bare_disk, bare_kernel, bare_initrd = bare_minbase(work)
         same_kernel = bare_kernel.read_bytes() == kernel.read_bytes()
         bare = boot_uptime(bare_disk, bare_kernel, bare_initrd,
@@ -157,6 +167,13 @@ def main() -> int:
             f"bare Debian minbase, kernel start -> multi-user: {bare:.1f} s "
             f"(same kernel binary: {'yes' if same_kernel else 'no'})"
         )
+        print(f"memory in the guest (later boot): {memory.group(1) if memory else 'not printed'}")
+        ota = subprocess.run(
+            [sys.executable, "bench/ota.py", "--zip", str(out / update_zip),
+             "--keys-dir", str(keys)],
+            cwd=REPO, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        print("OTA install of this zip (bench/ota.py):", *ota.stdout.splitlines(), sep="\n  ")
     finally:
         if args.keep:  # logs and build descriptions only: a root filesystem holds /dev nodes
             for log in (*work.glob("*.log"), *work.glob("out-*/*/build*")):

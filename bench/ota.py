@@ -55,14 +55,15 @@ def packed_zip(work: Path) -> tuple[Path, RunningSystem]:
     return path, system
 
 
-def given_zip(path: Path, work: Path) -> tuple[Path, RunningSystem]:
-    """A built update zip and a system that would take it (trusting the keys it names)."""
+def given_zip(path: Path, work: Path, keys_dir: Path | None = None) -> tuple[Path, RunningSystem]:
+    """A built update zip and a system that would take it (trusting the keys of `keys_dir`,
+    by default the developer's keys the build uses)."""
     from image.builder.signing import default_keys_dir
     from runtime.update.keys import load_keyring
 
     with zipfile.ZipFile(path) as archive:
         manifest = UpdateManifest.model_validate_json(archive.read("manifest.json"))
-    keyring = load_keyring(default_keys_dir())
+    keyring = load_keyring(keys_dir or default_keys_dir())
     system = RunningSystem(manifest.compatible, "0.0.1", "0.0.0", keyring)
     return path, system
 
@@ -84,11 +85,12 @@ def main() -> int:
     """Time dd and the installer alternately; print medians and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zip", type=Path, help="a built update zip (default: pack one)")
+    parser.add_argument("--keys-dir", type=Path, help="the keys the zip was signed with")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="chargeos-bench-ota-"))
     try:
-        update, system = given_zip(args.zip, work) if args.zip else packed_zip(work)
+        update, system = given_zip(args.zip, work, args.keys_dir) if args.zip else packed_zip(work)
         with zipfile.ZipFile(update) as archive:
             manifest = UpdateManifest.model_validate_json(archive.read("manifest.json"))
             payload_size = manifest.payloads[0].size
