@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from runtime.footprint import ProcessMemory, memory_line, service_memory
@@ -21,6 +22,11 @@ def test_each_service_process_is_measured_by_the_kernel(tmp_path: Path) -> None:
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
+        cmdline = Path(f"/proc/{waiting.pid}/cmdline")
+        for _ in range(200):  # until the child has exec'd the interpreter (bounded: 10 s)
+            if b"runtime.after_evse" in cmdline.read_bytes():
+                break
+            time.sleep(0.05)
         root = tmp_path / "root"
         cgroup = root / UNIT_CGROUPS / SERVICES_UNIT
         cgroup.mkdir(parents=True)
