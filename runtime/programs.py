@@ -41,6 +41,7 @@ class Program:
     arguments: str = ""  # after --data-dir, e.g. a subcommand; may hold {factory_profile}
     stop_wait_s: int = STOP_WAIT_S  # from SIGTERM to SIGKILL
     after_evse: bool = False  # starts once evse has started (runtime.after_evse), or after a bound
+    heartbeat: bool = False  # beats to runtime.watchdog, which restarts it when it goes silent
 
 
 PROGRAMS: tuple[Program, ...] = (
@@ -51,6 +52,7 @@ PROGRAMS: tuple[Program, ...] = (
         simulation_only=True,
         priority=100,
         arguments="serve",
+        heartbeat=True,
     ),
     Program(
         "evse",
@@ -58,6 +60,7 @@ PROGRAMS: tuple[Program, ...] = (
         "charging controller",
         priority=200,
         stop_wait_s=EVSE_STOP_WAIT_S,
+        heartbeat=True,
     ),
     Program(
         "webapp",
@@ -66,6 +69,14 @@ PROGRAMS: tuple[Program, ...] = (
         priority=300,
         arguments=f"--default-profile {FACTORY_PROFILE}",  # what a factory reset restores
         after_evse=True,
+        heartbeat=True,
+    ),
+    Program(
+        "watchdog",
+        "runtime.watchdog",
+        "restarts a hung service; systemd restarts everything if it or supervisord hangs",
+        priority=400,
+        after_evse=True,  # charging first; chargeos.service's WatchdogSec allows for the wait
     ),
 )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from runtime import heartbeat
 from runtime.boot.slots import SlotSet
 from runtime.config.device_secrets import load_device_secrets
 from runtime.config.device_tls import ensure_device_certificate, server_context
@@ -100,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return asyncio.run(serve(args.data_dir.resolve(), args.default_profile.resolve()))
+    data_dir = args.data_dir.resolve()
+    work = serve(data_dir, args.default_profile.resolve())
+    return asyncio.run(heartbeat.while_beating(data_dir, work))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from runtime import heartbeat
 from runtime.boot.started import write_started
 from runtime.config.errors import ProfileInvalid
 from runtime.config.loader import load_profile
@@ -131,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # the bus wrapper reports for it
-    return asyncio.run(serve(args.data_dir.resolve()))
+    data_dir = args.data_dir.resolve()
+    return asyncio.run(heartbeat.while_beating(data_dir, serve(data_dir)))
 
 
 if __name__ == "__main__":

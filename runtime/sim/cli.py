@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from pydantic import ValidationError
 
+from runtime import heartbeat
 from runtime.hardware.sim_endpoints import SimEndpoints, sim_endpoints_path
 from runtime.sim.api_models import SimFault, SimStatus
 from runtime.sim.process import SimRefused, serve
@@ -156,7 +157,7 @@ def _serve(data_dir: Path) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # injected bus faults are noisy
     try:
-        asyncio.run(serve(data_dir))
+        asyncio.run(heartbeat.while_beating(data_dir, serve(data_dir)))
     except SimRefused as refused:
         print(f"sim: {refused}", file=sys.stderr)
         return 1

@@ -67,7 +67,7 @@ def test_supervisords_own_log_rotates_like_the_programs() -> None:
 def test_image_layout_runs_every_program_as_the_service_user_from_data() -> None:
     conf = parsed(supervisord_conf(IMAGE, programs_for(simulated=False)))
     names = [s.removeprefix("program:") for s in conf.sections() if s.startswith("program:")]
-    assert names == ["evse", "webapp"]
+    assert names == ["evse", "webapp", "watchdog"]
     for name in names:
         section = conf[f"program:{name}"]
         assert section["user"] == "chargeos"

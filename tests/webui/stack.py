@@ -1,9 +1,9 @@
 """The whole ChargeOS stack as `make run` starts it, in a throw-away data directory.
 
-supervisord runs sim, evse and webapp from `runtime.programs.supervisord_conf` (so the Admin page's
-Service Control works) in a data directory made by first boot's `prepare_device`, with the
-profile's web ports moved to free loopback ports. Used by the browser tests, the health check's
-test and `bench/webui_load.py`; every wait is bounded and says what it waited for.
+supervisord runs sim, evse, webapp and watchdog from `runtime.programs.supervisord_conf` (so the
+Admin page's Service Control works) in a data directory made by first boot's `prepare_device`,
+with the profile's web ports moved to free loopback ports. Used by the browser tests, the health
+check's test and `bench/webui_load.py`; every wait is bounded and says what it waited for.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 import xmlrpc.client
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from supervisor.xmlrpc import SupervisorTransport
 from image.builder import devrun
 from runtime.config.store import ConfigStore
 from runtime.firstboot import prepare_device
-from runtime.programs import SupervisorLayout, programs_for, supervisord_conf
+from runtime.programs import Program, SupervisorLayout, programs_for, supervisord_conf
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
@@ -133,8 +133,9 @@ class Stack:
         return "\n".join(parts)
 
 
-def prepare(data_dir: Path) -> tuple[int, int]:
-    """Data directory as first boot makes it, profile on free ports, supervisord.conf."""
+def prepare(data_dir: Path, programs: Sequence[Program] | None = None) -> tuple[int, int]:
+    """Data directory as first boot makes it, profile on free ports, supervisord.conf (of
+    `programs`, by default the simulated charger's)."""
     active = prepare_device(data_dir, devrun.DEFAULT_PROFILE).profile_path
     https_port, http_port = free_port(), free_port()
     while http_port == https_port:
@@ -149,14 +150,21 @@ def prepare(data_dir: Path) -> tuple[int, int]:
     )
     store.save()
     layout = SupervisorLayout(data_dir, sys.executable, REPO, devrun.DEFAULT_PROFILE)
-    conf = supervisord_conf(layout, programs_for(True))
+    conf = supervisord_conf(layout, programs_for(True) if programs is None else programs)
     (data_dir / "run" / "supervisord.conf").write_text(conf, encoding="utf-8")
     return https_port, http_port
 
 
-def start_stack(data_dir: Path, timeout_s: float = START_TIMEOUT_S) -> Stack:
-    """Start supervisord with the three programs; return once HTTPS answers."""
-    https_port, http_port = prepare(data_dir)
+def start_stack(
+    data_dir: Path,
+    timeout_s: float = START_TIMEOUT_S,
+    *,
+    programs: Sequence[Program] | None = None,
+    environment: Mapping[str, str] | None = None,
+) -> Stack:
+    """Start supervisord with the programs (extra `environment` for it and its programs);
+    return once HTTPS answers."""
+    https_port, http_port = prepare(data_dir, programs)
     supervisord = Path(sys.executable).parent / "supervisord"
     process = subprocess.Popen(
         [str(supervisord), "-n", "-c", str(data_dir / "run" / "supervisord.conf")],
@@ -164,6 +172,7 @@ def start_stack(data_dir: Path, timeout_s: float = START_TIMEOUT_S) -> Stack:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: teardown can reach every child
+        env={**os.environ, **(environment or {})},
     )
     stack = Stack(data_dir, https_port, http_port, sticker_logins(data_dir), process)
     try:
