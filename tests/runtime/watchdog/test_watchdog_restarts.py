@@ -58,6 +58,15 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         stop_stack(running)
 
 
+def watchdog_hears(stack: Stack) -> None:
+    """Wait until the watchdog listens (it starts after evse) and has heard a round of beats."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not heartbeat.socket_path(stack.data_dir).exists():
+        assert time.monotonic() < deadline, "the watchdog did not start\n" + stack.log_tails()
+        time.sleep(0.2)
+    time.sleep(2 * heartbeat.HEARTBEAT_S)
+
+
 def restarted(stack: Stack, program: str, old_pid: int) -> int:
     """Wait for `program` to run as a process other than `old_pid`, forging heartbeats for the
     frozen one from this process all the while; the new pid."""
@@ -81,6 +90,7 @@ def restarted(stack: Stack, program: str, old_pid: int) -> int:
 def test_a_frozen_service_is_restarted_and_the_restart_is_in_the_event_log(
     stack: Stack, program: str
 ) -> None:
+    watchdog_hears(stack)
     frozen = stack.pid_of(program)
     os.kill(frozen, signal.SIGSTOP)
     try:
