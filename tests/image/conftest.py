@@ -1,11 +1,16 @@
 """Fixtures of the image tests: one image built from a clean cache per session (the slow part,
-so these tests run last); Debian's Chromium comes from tests/conftest.py. The disk's first boot
-is test_image's, so the other tests that boot it run after that file, whatever their names."""
+so these tests run last), or the one `make unit` started early (tests/image/early_build.py);
+Debian's Chromium comes from tests/conftest.py. The disk's first boot is test_image's, so the
+other tests that boot it run after that file, whatever their names."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
+from tests.image import early_build
 from tests.image.machine import BuiltImage, build, make_keys
 
 FIRST_BOOT_FILE = "tests/image/test_image.py"  # boots the fresh disk and checks what it printed
@@ -29,5 +34,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def built_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
     """`build.py image --board qemu-x86_64` into a fresh output folder and a clean cache."""
+    started_early = os.environ.get(early_build.VARIABLE)
+    if started_early:
+        return early_build.adopt(Path(started_early))
     root = tmp_path_factory.mktemp("image")
     return build(root / "out", root / "cache", make_keys(root / "keys"))

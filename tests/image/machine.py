@@ -59,6 +59,24 @@ def make_keys(keys_dir: Path) -> Path:
     return keys_dir
 
 
+BUILD_TIMEOUT_S = 1800  # a clean-cache build under load (~150 s alone)
+
+
+def build_command(out: Path, cache: Path, keys: Path, *extra: str) -> list[str]:
+    """`build.py image` of the test board and profile, as a developer types it."""
+    return [sys.executable, "build.py", "image", "--board", BOARD, "--profile", str(PROFILE),
+            "--out", str(out), "--cache-dir", str(cache), "--keys-dir", str(keys),
+            *extra]  # fmt: skip
+
+
+def built_from(out: Path, cache: Path, keys: Path, log: str) -> BuiltImage:
+    """What a finished `build.py image --out OUT` made."""
+    out_dir = out / BOARD
+    (image,) = out_dir.glob("*.img")
+    info = json.loads((out_dir / "build-info.json").read_text())
+    return BuiltImage(out_dir, cache, keys, image, out_dir / "rootfs.squashfs", info, log)
+
+
 def build(
     out: Path, cache: Path, keys: Path, *extra: str, source_date_epoch: int | None = None
 ) -> BuiltImage:
@@ -67,15 +85,11 @@ def build(
     if source_date_epoch is not None:
         env["SOURCE_DATE_EPOCH"] = str(source_date_epoch)
     result = subprocess.run(
-        [sys.executable, "build.py", "image", "--board", BOARD, "--profile", str(PROFILE),
-         "--out", str(out), "--cache-dir", str(cache), "--keys-dir", str(keys), *extra],
-        cwd=REPO, capture_output=True, text=True, timeout=1800, check=False, env=env,
+        build_command(out, cache, keys, *extra),
+        cwd=REPO, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    out_dir = out / BOARD
-    (image,) = out_dir.glob("*.img")
-    info = json.loads((out_dir / "build-info.json").read_text())
-    return BuiltImage(out_dir, cache, keys, image, out_dir / "rootfs.squashfs", info, result.stdout)
+    return built_from(out, cache, keys, result.stdout)
 
 
 def read_boot_environment(image: Path) -> dict[str, str]:
