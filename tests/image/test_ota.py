@@ -26,10 +26,14 @@ from tests.image.machine import (
     sticker_from_serial,
 )
 from tests.image.releases import broken_release, signed
+from tests.soak import rounds
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 INSTALL_TIMEOUT_MS = 240_000  # upload of ~90 MB and the install, under TCG
-POWER_CUTS = 10
+# One cut in each third of the install (upload, verify and write, read back and activate) in
+# `make test`; ten times as many under `make soak`. Each cut costs a whole boot (~60 s).
+POWER_CUTS = rounds(3, 30)
+SOAK_TIMEOUT_S = 3600 + POWER_CUTS * 300  # a boot, a login, an upload and a cut each
 
 
 @pytest.fixture(scope="session")
@@ -148,6 +152,17 @@ def install_and_cut(
         context.close()
 
 
+def cut_instants(whole_s: float, count: int, seed: int) -> list[float]:
+    """`count` random instants of an install lasting `whole_s`, one in each of `count` equal
+    stretches: a few cuts still reach every phase of the install, many still reach every one
+    at random."""
+    rng = random.Random(seed)
+    stretch_s = whole_s / count
+    return [(number + rng.random()) * stretch_s for number in range(count)]
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(SOAK_TIMEOUT_S)
 def test_power_cuts_at_random_instants_of_an_install_always_leave_a_good_slot(
     built_image: BuiltImage,
     release: BuiltImage,
@@ -161,7 +176,7 @@ def test_power_cuts_at_random_instants_of_an_install_always_leave_a_good_slot(
     # charger's own restart (upload, verify, write, read back, activate, shut down).
     whole = install_and_cut(built_image, "install-timed", browser, passwords["installer"],
                             update_zip, None)  # fmt: skip
-    instants = sorted(random.Random(2026).uniform(0, whole) for _ in range(POWER_CUTS))
+    instants = cut_instants(whole, POWER_CUTS, seed=2026)
     for number, instant in enumerate(instants):
         install_and_cut(built_image, f"power-cut-{number}", browser, passwords["installer"],
                         update_zip, instant)  # fmt: skip

@@ -19,13 +19,14 @@ import pytest
 
 from runtime.config.loader import parse_profile
 from runtime.config.store import ConfigStore
+from tests.soak import rounds
 
 REPO = Path(__file__).resolve().parents[3]
 HELPER = Path(__file__).parent / "save_forever.py"
 SMALL = Path(__file__).parent / "fixtures" / "small.yaml"
 KEY = "electrical.current_limit_a"
 VALUE_A, VALUE_B = 16, 20
-RUNS = 50
+RUNS = rounds(50, 500)  # `make soak`: ten times as many
 MAX_SAVES = 100_000
 READY_TIMEOUT_S = 60
 
@@ -58,6 +59,7 @@ def start_saving(profile: Path) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 def test_kill_while_saving_leaves_the_old_or_the_new_profile(tmp_path: Path) -> None:
     profile = tmp_path / "profile.yaml"
     shutil.copyfile(SMALL, profile)

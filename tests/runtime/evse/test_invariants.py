@@ -33,6 +33,7 @@ from runtime.sim.car import CarFault, CarSpec
 from schemas import Profile
 from tests.runtime.evse.virtual_rig import VirtualCharger
 from tests.runtime.full_disk import small_data_partition
+from tests.soak import rounds
 
 REPO = Path(__file__).resolve().parents[3]
 PROFILE = load_profile(REPO / "profiles" / "simulated.yaml").profile
@@ -226,10 +227,13 @@ class ChargerUse(RuleBasedStateMachine):
             assert self.charger.violations == [], self.charger.violations[:5]
 
 
+# 1000 sequences of up to 12 steps in `make test`, 10000 under `make soak`; the variable
+# overrides both for a local run.
+EXAMPLES = int(os.environ.get("CHARGEOS_INVARIANT_EXAMPLES", rounds(1000, 10000)))
 ChargerUse.TestCase.settings = settings(
-    max_examples=int(os.environ.get("CHARGEOS_INVARIANT_EXAMPLES", "2000")),
+    max_examples=EXAMPLES,
     stateful_step_count=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-test_charger_is_always_safe = pytest.mark.slow(ChargerUse.TestCase)
+test_charger_is_always_safe = pytest.mark.soak(pytest.mark.slow(ChargerUse.TestCase))

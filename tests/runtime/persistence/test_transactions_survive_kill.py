@@ -23,10 +23,11 @@ import pytest
 
 from runtime.persistence.database import Database
 from runtime.persistence.transactions import Transaction, TransactionStatus, TransactionStore
+from tests.soak import rounds
 
 REPO = Path(__file__).resolve().parents[3]
 HELPER = Path(__file__).parent / "session_writer.py"
-RUNS = 100
+RUNS = rounds(100, 1000)  # `make soak`: ten times as many
 MAX_STEPS = 1_000_000
 READY_TIMEOUT_S = 60
 KILL_DELAY_S = (0.005, 0.200)
@@ -141,6 +142,7 @@ def check_after_kill(
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 def test_kills_at_random_instants_never_lose_or_duplicate_a_transaction(tmp_path: Path) -> None:
     db_path = tmp_path / "chargeos.db"
     rng = random.Random(61851)
