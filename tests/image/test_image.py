@@ -1,17 +1,23 @@
 """The appliance image end to end: built from a clean cache by `build.py image`, its partition
 table and root filesystem as described, reproducible, and booted under TCG to a web
-configurator that logs in with the first boot's credentials, keeps its configuration across a
-reboot on a read-only root, and whose GRUB falls back to the other slot after three tries.
+configurator that logs in with the first boot's credentials, where no ChargeOS program but the
+privileged helper is root, which keeps its configuration across a "restart OS" (through the
+helper) on a read-only root, and whose GRUB falls back to the other slot after three tries.
+
+The checks that only read share the first boot; the last of them restarts it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from image.builder.context import sha256_file
 from image.builder.layout import ESP_TYPE, ROOT_TYPES, disk_layout
@@ -20,6 +26,7 @@ from schemas.image import Board, size_bytes
 from tests.image.machine import (
     READY,
     REPO,
+    Boot,
     BuiltImage,
     booted,
     build,
@@ -31,6 +38,8 @@ from tests.image.machine import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 BOARD = load_model(REPO / "image" / "boards" / "qemu-x86_64" / "board.yaml", Board)
+SERVICES_UID = 900  # the board's chargeos user
+PROGRAMS = ("supervisord", "runtime.sim", "runtime.evse", "webui")
 
 
 def test_the_build_shows_its_steps_and_describes_what_it_made(built_image: BuiltImage) -> None:
@@ -137,59 +146,108 @@ def new_page(browser: Browser) -> Page:
     return browser.new_context(ignore_https_errors=True).new_page()
 
 
+@pytest.fixture(scope="module")
+def guests() -> Iterator[ExitStack]:
+    """The guests this module's tests boot and share; whatever still runs is stopped at the end
+    of the module, or by `disk_at_rest` before a test that works on the stopped disk."""
+    with ExitStack() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def first_guest(built_image: BuiltImage, guests: ExitStack) -> Boot:
+    """The image's first boot, healthy; the tests that only read share it, and the last of them
+    restarts it from the Admin page."""
+    boot = guests.enter_context(booted(built_image, "first"))
+    boot.wait_for(READY)
+    return boot
+
+
+@pytest.fixture
+def disk_at_rest(guests: ExitStack) -> None:
+    """No guest of this module runs: the test reads or writes the disk itself."""
+    guests.close()
+
+
+def first_logins(built: BuiltImage) -> dict[str, str]:
+    """The logins the first boot printed on its console."""
+    return sticker_from_serial((built.out_dir / "serial-first.log").read_text(errors="replace"))
+
+
+def health_line(serial: str, check: str) -> str:
+    """The health report's line of one check."""
+    # after the journal's "[uptime] python[pid]: " prefix on the console
+    match = re.search(rf"health: {re.escape(check)}: .*$", serial, re.MULTILINE)
+    assert match, f"no health line for {check!r} on the console"
+    return match.group(0).rstrip()
+
+
 def test_first_boot_serves_the_configurator_with_the_printed_logins(
-    built_image: BuiltImage, browser: Browser
+    built_image: BuiltImage, first_guest: Boot, browser: Browser
 ) -> None:
-    with booted(built_image, "first") as boot:
-        serial = boot.wait_for(READY)
-        assert "ChargeOS first boot: device secrets created in /data/secrets" in serial
-        # systemd arms the board's hardware watchdog: a hung system (or reboot) resets itself
-        assert "health: watchdog: ok (watchdog0, i6300ESB timer, timeout 30 s)" in serial
-        passwords = sticker_from_serial(serial)
-        page = new_page(browser)
-        log_in(page, boot, passwords["installer"])
-        version = str(built_image.info["version"])
-        expect(page.locator("main")).to_contain_text(version)
-        assert "slot A marked good" in boot.serial()
-        page.context.close()
-    assert read_boot_environment(built_image.image)["A_TRY"] == "0"
+    serial = first_guest.serial()
+    assert "ChargeOS first boot: device secrets created in /data/secrets" in serial
+    # systemd arms the board's hardware watchdog: a hung system (or reboot) resets itself
+    assert "health: watchdog: ok (watchdog0, i6300ESB timer, timeout 30 s)" in serial
+    assert "slot A marked good" in serial
+    passwords = sticker_from_serial(serial)
+    page = new_page(browser)
+    log_in(page, first_guest, passwords["installer"])
+    expect(page.locator("main")).to_contain_text(str(built_image.info["version"]))
+    page.context.close()
 
 
-def test_a_saved_setting_survives_a_reboot_and_the_root_is_read_only(
-    built_image: BuiltImage, browser: Browser
+def test_only_the_privileged_helper_may_run_as_root_and_the_services_cannot_open_a_slot(
+    first_guest: Boot,
 ) -> None:
-    with booted(built_image, "change") as boot:
+    line = health_line(first_guest.serial(), "least privilege")
+    assert line.startswith("health: least privilege: ok (chargeos.service: ")
+    for program in PROGRAMS:
+        assert re.search(rf"\b{re.escape(program)} \d+ uid {SERVICES_UID}\b", line), line
+    assert " uid 0" not in line.split("; chargeos-privileged.service:")[0]
+    # socket-activated: nothing asked it yet, so no root process of ChargeOS runs
+    assert "chargeos-privileged.service: not running;" in line
+    assert line.endswith(
+        "the services cannot open slot A, slot B, grubenv, the system's login hashes)"
+    )
+
+
+def test_a_saved_setting_survives_restart_os_which_reboots_through_the_privileged_helper(
+    built_image: BuiltImage, first_guest: Boot, browser: Browser
+) -> None:
+    assert "health: root read-only: ok" in first_guest.serial()
+    page = new_page(browser)
+    log_in(page, first_guest, first_logins(built_image)["installer"])
+    page.goto(f"{first_guest.base_url}/installer")
+    field = page.locator('[name="electrical.current_limit_a"]')
+    new_limit = "13" if field.input_value() != "13" else "14"
+    charger = page.locator(".settings").filter(has=field)
+    field.fill(new_limit)
+    charger.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").first).to_contain_text("Saved")
+    page.goto(f"{first_guest.base_url}/admin")
+    page.once("dialog", Dialog.accept)
+    page.locator('button[name="command"][value="os.restart"]').click()
+    assert first_guest.wait_until_off(timeout_s=180) == 0  # the charger rebooted itself
+    page.context.close()
+    serial = first_guest.serial()
+    helper = re.search(r"ChargeOS privileged helper: uid (\d+), pid \d+", serial)
+    assert helper, "the helper never started"
+    assert helper.group(1) == "0"
+    assert "for group chargeos (gid 900): install, activate, reboot, debug-ssh" in serial
+    assert read_boot_environment(built_image.image)["A_TRY"] == "0"  # the first boot's mark-good
+    with booted(built_image, "after-reboot") as boot:
         serial = boot.wait_for(READY)
         assert "ChargeOS first boot" not in serial  # the data partition was kept: nothing made
-        assert "health: root read-only: ok" in serial
-        passwords = sticker_from_serial(
-            (built_image.out_dir / "serial-first.log").read_text(errors="replace")
-        )
         page = new_page(browser)
-        log_in(page, boot, passwords["installer"])
-        page.goto(f"{boot.base_url}/installer")
-        field = page.locator('[name="electrical.current_limit_a"]')
-        new_limit = "13" if field.input_value() != "13" else "14"
-        charger = page.locator(".settings").filter(has=field)
-        field.fill(new_limit)
-        charger.get_by_role("button", name="Save").click()
-        expect(page.get_by_role("status").first).to_contain_text("Saved")
-        page.goto(f"{boot.base_url}/admin")
-        page.on("dialog", lambda dialog: dialog.accept())
-        page.locator('button[name="command"][value="os.restart"]').click()
-        assert boot.wait_until_off() == 0  # the guest rebooted (-no-reboot ends qemu)
-        page.context.close()
-    with booted(built_image, "after-reboot") as boot:
-        boot.wait_for(READY)
-        page = new_page(browser)
-        log_in(page, boot, passwords["installer"])
+        log_in(page, boot, first_logins(built_image)["installer"])
         page.goto(f"{boot.base_url}/installer")
         expect(page.locator('[name="electrical.current_limit_a"]')).to_have_value(new_limit)
         page.context.close()
 
 
 def test_grub_falls_back_to_the_other_slot_after_three_failed_tries(
-    built_image: BuiltImage, tmp_path: Path
+    built_image: BuiltImage, disk_at_rest: None, tmp_path: Path
 ) -> None:
     before = read_boot_environment(built_image.image)
     write_boot_environment(
