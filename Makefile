@@ -43,18 +43,19 @@ typecheck: $(STAMPS)/venv
 	$(BIN)/mypy --strict
 
 # The image tests' clean-cache build starts first, in the background at low priority, so its
-# downloads and steps overlap the file-level tests (tests/image/early_build.py); those run on
-# every core (pytest-xdist; each worker has its own temp folders and free ports); then the
-# image's tests in one process, in order, as they share one disk. Both parts always run, so one
-# CI log shows every failure; each prints its 25 slowest tests.
-EARLY_BUILD := out/suite-image
+# downloads and steps overlap the file-level tests (tests/image/early_build.py; in a temporary
+# folder outside the repository, kept when a test failed); those run on every core
+# (pytest-xdist; each worker has its own temp folders and free ports); then the image's tests
+# in one process, in order, as they share one disk. Both parts always run, so one CI log shows
+# every failure; each prints its 25 slowest tests.
 unit: $(STAMPS)/venv
-	@rm -rf $(EARLY_BUILD); files=0; image=0; \
-	nice -n 10 $(BIN)/python -m tests.image.early_build $(EARLY_BUILD) & \
+	@early=$$(mktemp -d -t chargeos-image-XXXXXX); files=0; image=0; \
+	nice -n 10 $(BIN)/python -m tests.image.early_build $$early & \
 	$(BIN)/python -m pytest --part=files -n auto --durations=25 || files=$$?; \
-	CHARGEOS_EARLY_BUILD=$(CURDIR)/$(EARLY_BUILD) \
-	    $(BIN)/python -m pytest --part=image --durations=25 || image=$$?; \
-	wait; exit $$(( files ? files : image ))
+	CHARGEOS_EARLY_BUILD=$$early $(BIN)/python -m pytest --part=image --durations=25 || image=$$?; \
+	wait; \
+	if [ $$files$$image = 00 ]; then rm -rf $$early; else echo "the image tests' disk: $$early"; fi; \
+	exit $$(( files ? files : image ))
 
 test: lint typecheck unit
 

@@ -19,7 +19,6 @@ from tests.image.machine import (
     BuiltImage,
     build_command,
     built_from,
-    make_keys,
 )
 
 VARIABLE = "CHARGEOS_EARLY_BUILD"
@@ -33,19 +32,31 @@ def paths(folder: Path) -> tuple[Path, Path, Path]:
 
 
 def run(folder: Path) -> int:
-    """Build into `folder` from an empty cache; the build's exit status, also in build.rc."""
+    """Build into `folder` (outside the repository: it holds a signing key) from an empty
+    cache; the exit status of the first command that failed (or 0), also in build.rc, which is
+    written whatever happens."""
     folder.mkdir(parents=True, exist_ok=True)
     out, cache, keys = paths(folder)
-    make_keys(keys)
-    with (folder / "build.out").open("wb") as stdout, (folder / "build.err").open("wb") as stderr:
-        try:
-            status = subprocess.run(
-                build_command(out, cache, keys), cwd=REPO, stdout=stdout, stderr=stderr,
-                timeout=BUILD_TIMEOUT_S, check=False,
-            ).returncode  # fmt: skip
-        except subprocess.TimeoutExpired:
-            status = TIMED_OUT
-    (folder / "build.rc").write_text(f"{status}\n")
+    # The key's messages go with the errors: build.out is `build.py image`'s output alone.
+    commands = ([sys.executable, "build.py", "keys", "--keys-dir", str(keys)],
+                build_command(out, cache, keys))  # fmt: skip
+    status = TIMED_OUT
+    try:
+        with (
+            (folder / "build.out").open("wb") as stdout,
+            (folder / "build.err").open("wb") as stderr,
+        ):
+            for command, output in zip(commands, (stderr, stdout), strict=True):
+                status = subprocess.run(
+                    command, cwd=REPO, stdout=output, stderr=stderr, timeout=BUILD_TIMEOUT_S,
+                    check=False,
+                ).returncode  # fmt: skip
+                if status != 0:
+                    break
+    except subprocess.TimeoutExpired:
+        status = TIMED_OUT
+    finally:
+        (folder / "build.rc").write_text(f"{status}\n")
     return status
 
 
