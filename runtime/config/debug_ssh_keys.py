@@ -74,6 +74,18 @@ def installer_keys_path(data_dir: Path) -> Path:
     return keys_dir(data_dir) / "installer_keys"
 
 
+def new_ssh_key() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    """A new ECDSA P-256 key and its private half in OpenSSH's own format (unencrypted: it
+    lives in a 0600 file), as ssh and sshd read it: the device key and sshd's host key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    return key, private
+
+
 def ensure_device_key(data_dir: Path, identity: str) -> bool:
     """Make this device's debug SSH key pair unless it exists; True when made now."""
     path = device_key_path(data_dir)
@@ -81,12 +93,7 @@ def ensure_device_key(data_dir: Path, identity: str) -> bool:
         return False
     path.parent.mkdir(mode=KEYS_DIR_MODE, parents=True, exist_ok=True)
     path.parent.chmod(KEYS_DIR_MODE)  # mkdir's mode is filtered by the umask
-    key = ec.generate_private_key(ec.SECP256R1())
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
+    key, private = new_ssh_key()
     atomic_write_bytes(path, private, KEY_FILE_MODE)
     public = key.public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH

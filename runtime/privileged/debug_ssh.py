@@ -17,15 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from runtime.config.atomic import atomic_write_bytes, atomic_write_text
 from runtime.config.debug_ssh_keys import (
     PublicKey,
     PublicKeyInvalid,
     device_public_key,
     load_installer_keys,
+    new_ssh_key,
 )
 
 DebugSshAction = Literal["start", "stop", "restart", "status"]
@@ -80,12 +78,7 @@ def prepare(data_dir: Path, run_dir: Path) -> list[str]:
     key_path = host_key_path(data_dir)
     _own_private_dir(key_path.parent)
     if not key_path.exists():
-        key = ec.generate_private_key(ec.SECP256R1())
-        private = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.OpenSSH,
-            serialization.NoEncryption(),
-        )
+        _key, private = new_ssh_key()
         atomic_write_bytes(key_path, private, PRIVATE_FILE_MODE)
         done.append(f"debug SSH: host key made in {key_path}")
     keys: list[PublicKey] = [device_public_key(data_dir)]
