@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 
+from runtime.programs import programs_for
 from tests.image.machine import BuiltImage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -21,5 +22,7 @@ def test_every_program_is_configured_to_run_as_the_services_user(built_image: Bu
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     sections = conf.split("\n[program:")[1:]
-    assert len(sections) == 3  # sim, evse, webapp
+    names = {section.split("]", 1)[0] for section in sections}
+    assert names == {program.name for program in programs_for(simulated=True)}
+    assert {"sim", "evse", "webapp", "watchdog"} <= names
     assert all("\nuser=chargeos\n" in section for section in sections)
