@@ -6,9 +6,11 @@ other tests that boot it run after that file, whatever their names."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page
 
 from tests.image import early_build
 from tests.image.machine import BuiltImage, build, make_keys
@@ -39,3 +41,13 @@ def built_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
         return early_build.adopt(Path(started_early))
     root = tmp_path_factory.mktemp("image")
     return build(root / "out", root / "cache", make_keys(root / "keys"))
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser profile for one test (downloads allowed: the debug SSH key)."""
+    context = browser.new_context(ignore_https_errors=True, accept_downloads=True)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

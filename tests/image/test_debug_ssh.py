@@ -11,11 +11,10 @@ and debug SSH is gone until it is started again, with the same host key.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.image.debug_shell import (
     START_TIMEOUT_MS,
@@ -48,16 +47,6 @@ FREEZE_PID_1 = (
     " && cat /sys/fs/cgroup/init.scope/cgroup.events"
 )
 MONITOR_WAIT_MS = 30_000  # the Monitor page's error log (evse API, then render)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser profile for one test."""
-    context = browser.new_context(ignore_https_errors=True, accept_downloads=True)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def installer_password(built: BuiltImage, serial: str) -> str:

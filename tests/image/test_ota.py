@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,16 +55,6 @@ def install_lengths() -> list[float]:
     """Seconds from "Install Update" to the charger's own restart of each uncut install here
     (upload, verify, write, read back, activate, shut down): where the power cuts fall."""
     return []
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser profile for one test."""
-    context = browser.new_context(ignore_https_errors=True)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def upload_update(page: Page, boot: Boot, update_zip: Path) -> None:

@@ -18,12 +18,11 @@ import random
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from tests.image.machine import READY, Boot, BuiltImage, booted, log_in, sticker_from_serial
 from tests.image.stored_sessions import StoredSessions, broken_rules, read_stopped_disk
@@ -51,16 +50,6 @@ CUT_WINDOW_S = 15.0
 SSH_TIMEOUT_S = 120  # one command over SSH under TCG, the login included
 SSH_ACTIVE_MS = 120_000
 POLL_S = 1.0  # the guest's own status poll (each `sim status` takes a few seconds under TCG)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser profile for one test."""
-    context = browser.new_context(ignore_https_errors=True, accept_downloads=True)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 @dataclass
