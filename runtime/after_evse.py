@@ -23,7 +23,7 @@ from pathlib import Path
 from runtime.boot.started import read_started
 
 POLL_S = 0.2  # a stat and a small read: nothing next to a Python start
-ASK_SUPERVISORD_EVERY = 3  # polls: about two XML-RPC calls a second
+ASK_SUPERVISORD_EVERY = 10  # polls: one XML-RPC call every 2 s (each costs supervisord CPU)
 SUPERVISORD_TIMEOUT_S = 2.0
 
 
