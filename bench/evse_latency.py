@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import signal
 import statistics
@@ -31,6 +30,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.proc_stat import cpu_seconds  # noqa: E402
 from runtime.evse.controller import POLL_PERIOD_S  # noqa: E402
 from runtime.evse.states import EvseState, LedColour, colour_of  # noqa: E402
 from runtime.hardware.sim_endpoints import sim_endpoints_path  # noqa: E402
@@ -38,7 +38,6 @@ from runtime.sim.modbus_server import BusFault  # noqa: E402
 from tests.runtime.evse.harness import Rig, running_charger  # noqa: E402
 
 OWNER = "FB433810"
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 async def contactor_latency(rig: Rig) -> float:
@@ -127,12 +126,6 @@ async def latencies(samples: int) -> dict[str, list[float]]:
             flaky = [await contactor_latency(rig) for _ in range(samples)]
             rig.modbus.set_fault(meter, BusFault.NONE)
     return {"contactor": contactor, "flaky": flaky, "stall": stall, "card": card}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 BASELINE = """

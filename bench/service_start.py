@@ -25,15 +25,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.proc_stat import cpu_seconds  # noqa: E402
+
 PROFILE = REPO / "profiles" / "simulated.yaml"
 START_TIMEOUT_S = 60.0
 POLL_S = 0.01
-
-
-def cpu_s(pid: int) -> float:
-    """utime + stime of a live process, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bare_start_s() -> float:
@@ -62,10 +60,10 @@ def one_start(data_dir: Path, idle_s: float) -> tuple[float, float, float, float
             if time.monotonic() > deadline or evse.poll() is not None:
                 raise SystemExit(f"evse did not start within {START_TIMEOUT_S:g} s")
             time.sleep(POLL_S)
-        evse_start, sim_start = cpu_s(evse.pid), cpu_s(sim.pid)
+        evse_start, sim_start = cpu_seconds(evse.pid), cpu_seconds(sim.pid)
         time.sleep(idle_s)
-        evse_idle = (cpu_s(evse.pid) - evse_start) / idle_s
-        sim_idle = (cpu_s(sim.pid) - sim_start) / idle_s
+        evse_idle = (cpu_seconds(evse.pid) - evse_start) / idle_s
+        sim_idle = (cpu_seconds(sim.pid) - sim_start) / idle_s
     finally:
         for process in (evse, sim):
             process.terminate()

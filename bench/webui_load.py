@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import ssl
 import statistics
@@ -32,10 +31,10 @@ from aiohttp import web
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.proc_stat import cpu_seconds  # noqa: E402
 from tests.webui.stack import Stack, free_port, running_stack  # noqa: E402
 
 OWNER = "FB433810"  # on the local card list of profiles/simulated.yaml
-TICKS = os.sysconf("SC_CLK_TCK")
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
 REQUEST_TIMEOUT_S = 10.0
 WARMUP_S = 1.0
@@ -137,10 +136,9 @@ def process_use(pid: int) -> ProcessUse:
     """VmRSS, VmHWM from /proc/<pid>/status and user+system time from /proc/<pid>/stat."""
     status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    after_name = stat.rsplit(")", 1)[1].split()
-    cpu_s = (int(after_name[11]) + int(after_name[12])) / TICKS  # utime, stime
-    return ProcessUse(int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0]), cpu_s)
+    return ProcessUse(
+        int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0]), cpu_seconds(pid)
+    )
 
 
 def serve_bare(port: int, certificate: Path, key: Path) -> None:
