@@ -72,6 +72,22 @@ def test_the_wait_ends_at_its_bound_without_evse(tmp_path: Path) -> None:
     assert frozen[0] <= 5.0 / 0.2 + 2  # bounded even when the clock stands still
 
 
+def test_supervisord_is_not_asked_before_it_could_have_given_up(tmp_path: Path) -> None:
+    # startretries=3 with backoffs of 1, 2 and 3 s: no FATAL within 6 s of the first start.
+    now, asked_at = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    def gave_up(_run_dir: Path) -> bool:
+        asked_at.append(round(now[0], 1))
+        return now[0] >= 9.0
+
+    missing = wait_for_evse(tmp_path, 30.0, clock=lambda: now[0], sleep=sleep, gave_up=gave_up)
+    assert missing == "supervisord gave up on evse (FATAL)"
+    assert asked_at == [6.0, 8.0, 10.0]
+
+
 def test_the_configurator_starts_once_evse_has_started_in_this_boot(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     shown = tmp_path / "shown.json"
