@@ -6,11 +6,11 @@ BIN := $(VENV)/bin
 STAMPS := .stamps
 DATA_DIR ?= var/data
 # Debian packages the suite and the dev runner need (installed only when missing): the browser
-# for the configurator tests, the image tools (build.py image / run and their tests), and the SSH
-# client the debug SSH tests log in with.
+# for the configurator tests, the image tools (build.py image / run and their tests), the SSH
+# client the debug SSH tests log in with, and openssl (its rehash for the CA directory test).
 APT_PACKAGES := python3-venv chromium \
 	mmdebstrap squashfs-tools dosfstools mtools fdisk e2fsprogs grub-efi-amd64-bin grub-common \
-	ovmf qemu-system-x86 bmap-tools openssh-client
+	ovmf qemu-system-x86 bmap-tools openssh-client openssl
 BOARD ?= qemu-x86_64
 PROFILE ?= profiles/simulated.yaml
 
