@@ -26,7 +26,7 @@ from runtime.boot import grubenv
 from runtime.boot.slots import SlotSet, booted_slot
 from runtime.boot.started import read_started, read_uptime
 from runtime.config.errors import ProfileInvalid
-from runtime.config.loader import load_profile
+from runtime.config.validated_copy import load_active_profile
 from runtime.evse.client import EvseApiError, EvseClient, EvseUnavailable
 from runtime.footprint import memory_line, service_memory
 from runtime.supervisor import Supervisor, SupervisorUnavailable
@@ -134,9 +134,8 @@ async def services_are_unprivileged(context: HealthContext) -> CheckResult:
 
 async def profile_is_valid(context: HealthContext) -> CheckResult:
     """The active profile loads and validates."""
-    path = context.data_dir / "profile.yaml"
     try:
-        await asyncio.to_thread(load_profile, path)
+        await asyncio.to_thread(load_active_profile, context.data_dir, keep_copy=False)
     except ProfileInvalid as invalid:
         more = f" (and {len(invalid.errors) - 1} more)" if len(invalid.errors) > 1 else ""
         return CheckResult(False, f"{invalid.errors[0]}{more}")
@@ -176,8 +175,8 @@ async def webapp_listens(context: HealthContext) -> CheckResult:
     """The web configurator accepts connections on the profile's HTTPS port."""
     try:
         webui = (
-            await asyncio.to_thread(load_profile, context.data_dir / "profile.yaml")
-        ).profile.webui
+            await asyncio.to_thread(load_active_profile, context.data_dir, keep_copy=False)
+        ).webui
     except ProfileInvalid:
         return CheckResult(False, "the profile is invalid, so its HTTPS port is unknown")
     host = "127.0.0.1" if str(webui.bind_address) == "0.0.0.0" else str(webui.bind_address)

@@ -17,7 +17,7 @@ from pathlib import Path
 from runtime import heartbeat
 from runtime.boot.started import write_started
 from runtime.config.errors import ProfileInvalid
-from runtime.config.loader import load_profile
+from runtime.config.validated_copy import load_active_profile
 from runtime.evse.api import create_app, serve_unix
 from runtime.evse.authorization import Authorizer
 from runtime.evse.clock import Clock
@@ -74,7 +74,7 @@ async def announce_started(controller: Controller, run_dir: Path) -> None:
 async def serve(data_dir: Path) -> int:
     """Run the evse service until stopped; the exit code for supervisord."""
     try:
-        profile = load_profile(data_dir / "profile.yaml").profile
+        profile = load_active_profile(data_dir)
     except ProfileInvalid as invalid:
         log.error("the active profile is invalid; not starting:\n%s", invalid)
         return 2

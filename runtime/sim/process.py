@@ -18,7 +18,7 @@ from aiohttp import web
 
 from runtime.config.atomic import atomic_write_text
 from runtime.config.errors import ProfileInvalid
-from runtime.config.loader import load_profile
+from runtime.config.validated_copy import load_active_profile
 from runtime.hardware.sim_endpoints import SimEndpoints, sim_endpoints_path
 from runtime.sim.control import create_app
 from runtime.sim.modbus_server import EXTERNAL_BUS, INTERNAL_BUS
@@ -72,7 +72,7 @@ def load_simulated_profile(data_dir: Path) -> Profile:
     """The active profile of `data_dir`, refused unless it asks for simulated hardware."""
     path = data_dir / "profile.yaml"
     try:
-        profile = load_profile(path).profile
+        profile = load_active_profile(data_dir)
     except ProfileInvalid as invalid:
         raise SimRefused(f"the profile {path} is invalid:\n{invalid}") from None
     if not profile.hardware.simulated:
