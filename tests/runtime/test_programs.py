@@ -164,3 +164,33 @@ def test_supervisord_waits_for_evse_to_let_the_car_stop_before_it_kills_it() -> 
     evse_wait_s = int(sections["program:evse"]["stopwaitsecs"])
     assert evse_wait_s >= FORCED_CONTACTOR_OFF_AFTER_PWM_OFF_S + 4  # + the stop record, a retry
     assert all("stopwaitsecs" in sections[f"program:{p.name}"] for p in PROGRAMS)
+
+
+@pytest.mark.slow
+def test_an_evse_that_dies_seconds_into_each_start_is_given_up_on(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A release whose evse dies while it starts (here 2 s in, as a broken one did under TCG)
+    must end FATAL, so the health check's verdict is final instead of waiting out its bound."""
+    data_dir = tmp_path_factory.mktemp("dies")
+    for sub in ("log", "run"):
+        (data_dir / sub).mkdir()
+    (data_dir / "dies_late.py").write_text(
+        "import sys, time\ntime.sleep(2)\nsys.exit('broken on purpose')\n", encoding="utf-8"
+    )
+    (evse,) = (p for p in PROGRAMS if p.name == "evse")
+    layout = dataclasses.replace(IMAGE, data_dir=data_dir, python=sys.executable,
+                                 working_dir=data_dir, user=None)  # fmt: skip
+    conf = data_dir / "run" / "supervisord.conf"
+    conf.write_text(
+        supervisord_conf(layout, (dataclasses.replace(evse, module="dies_late"),)),
+        encoding="utf-8",
+    )
+    with supervisord(conf) as proxy:
+        deadline = time.monotonic() + 60  # 4 starts of 2 s and backoffs of 1, 2 and 3 s: ~14 s
+        state = ""
+        while time.monotonic() < deadline and state != "FATAL":
+            time.sleep(0.5)
+            info: dict[str, Any] = proxy.supervisor.getProcessInfo("evse")  # type: ignore[assignment]
+            state = info["statename"]
+    assert state == "FATAL"
