@@ -23,7 +23,6 @@ from pydantic import ValidationError
 from runtime import heartbeat
 from runtime.hardware.sim_endpoints import SimEndpoints, sim_endpoints_path
 from runtime.sim.api_models import SimFault, SimStatus
-from runtime.sim.process import SimRefused, serve
 from runtime.sim.status_text import status_text
 
 DATA_DIR_ENV = "CHARGEOS_DATA_DIR"
@@ -154,6 +153,11 @@ def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]
 
 
 def _serve(data_dir: Path) -> int:
+    # Here, not at the top: the control commands (`status`, `card`, ...) need none of the
+    # simulation itself (Modbus servers, the profile's schema), and under TCG the test rigs run
+    # them every second inside the guest.
+    from runtime.sim.process import SimRefused, serve
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # injected bus faults are noisy
     try:
