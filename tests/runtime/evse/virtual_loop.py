@@ -3,47 +3,24 @@
 The evse service's real concurrent loops (control, meter, card, LED) and the simulated
 hardware's ticks run for virtual minutes in real milliseconds, every bus timeout and sleep in
 virtual seconds, so contention between them is measured exactly. Work handed to a thread
-(SQLite via `asyncio.to_thread`) holds the clock until its result is back in the loop.
+(SQLite and the I2C bus via `asyncio.to_thread`, any executor) holds the clock until its result
+has been set on the loop's future: counting it back when the thread ended instead left a window,
+before the result reached the loop, in which time jumped to the next timer (a loaded machine
+made the fail-safe tests flaky: "contactor closes: not within 10 s").
 """
 
 from __future__ import annotations
 
 import asyncio
 import selectors
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # While a thread works, the loop waits for it in real slices this long, time standing still.
 _THREAD_WAIT_S = 0.01
-
-
-class _CountingExecutor(ThreadPoolExecutor):
-    """Knows how many submitted jobs have not yet reported back to the loop."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(max_workers=4, thread_name_prefix="virtual-loop")
-        self._loop = loop
-        self._pending = 0
-        self._guard = threading.Lock()
-
-    @property
-    def busy(self) -> bool:
-        with self._guard:
-            return self._pending > 0
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        with self._guard:
-            self._pending += 1
-        future = super().submit(fn, *args, **kwargs)
-        # Counted down on the loop, after the result is queued there (not when the thread ends).
-        future.add_done_callback(lambda _: self._loop.call_soon_threadsafe(self._job_back))
-        return future
-
-    def _job_back(self) -> None:
-        with self._guard:
-            self._pending -= 1
 
 
 class _VirtualSelector(selectors.DefaultSelector):
@@ -68,9 +45,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def __init__(self) -> None:
         self._virtual_s = 0.0
+        self._jobs_out = 0  # executor jobs whose result has not been set on the loop yet
         super().__init__(_VirtualSelector(self))
-        self._counting_executor = _CountingExecutor(self)
-        self.set_default_executor(self._counting_executor)
 
     def time(self) -> float:
         return self._virtual_s
@@ -79,6 +55,19 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         """Move virtual time on (the selector does this when only timers are left)."""
         self._virtual_s += seconds
 
+    def run_in_executor(
+        self, executor: Executor | None, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        future = super().run_in_executor(executor, func, *args)
+        self._jobs_out += 1
+        # Runs on the loop, in the same batch as the awaiting task's wake-up, so that wake-up is
+        # already queued when the count drops and the next select does not advance time.
+        future.add_done_callback(self._job_back)
+        return future
+
+    def _job_back(self, _future: asyncio.Future[Any]) -> None:
+        self._jobs_out -= 1
+
     def threads_busy(self) -> bool:
-        """True while a job handed to the default executor has not reported back."""
-        return self._counting_executor.busy
+        """True while a job handed to an executor has not had its result set on the loop."""
+        return self._jobs_out > 0
