@@ -21,11 +21,11 @@ from ruamel.yaml.events import (
 from ruamel.yaml.reader import ReaderError
 
 from runtime.config.errors import ProfileError, ProfileInvalid
+from runtime.config.profile_file import MAX_PROFILE_BYTES, read_capped
 from runtime.config.yaml_io import new_yaml
 
-# The shipped profiles are at most 6 KiB; 64 KiB leaves room for a local card list of about a
-# thousand cards (~60 B each) and still parses in a fraction of a second on the board.
-MAX_PROFILE_BYTES = 64 * 1024
+__all__ = ["MAX_DEPTH", "MAX_PROFILE_BYTES", "MAX_VALUES", "check_profile_text", "decode_profile",
+           "read_profile_text"]  # fmt: skip
 # The shipped profiles hold under 400 values and a thousand local cards about 5,000; aliases
 # (or a file of bare values) may not make more, so building and validating stays quick.
 MAX_VALUES = 16 * 1024
@@ -36,8 +36,7 @@ MAX_DEPTH = 32
 def read_profile_text(path: Path, what: str = "the profile") -> str:
     """The text of the profile (or other ChargeOS YAML file) at `path`, or ProfileInvalid."""
     try:
-        with path.open("rb") as stream:
-            data = stream.read(MAX_PROFILE_BYTES + 1)
+        data = read_capped(path)
     except OSError as error:
         raise _invalid(str(path), 1, 1, "(file)", f"cannot read {what}: {error}") from None
     return decode_profile(data, str(path))

@@ -24,13 +24,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 import schemas
 from runtime.config.atomic import atomic_write_text
+from runtime.config.profile_file import read_capped
 from schemas import Profile
 
 log = logging.getLogger(__name__)
 
 COPY_NAME = "profile.validated.json"
-# As runtime.config.profile_text reads at most: a text past it is refused there.
-READ_AT_MOST_BYTES = 64 * 1024 + 1
 
 
 class ValidatedCopy(BaseModel):
@@ -62,8 +61,7 @@ def load_active_profile(data_dir: Path, *, keep_copy: bool = True) -> Profile:
     `keep_copy=False` only reads a copy (the root health check must not leave root's files)."""
     path = data_dir / "profile.yaml"
     try:
-        with path.open("rb") as stream:
-            data = stream.read(READ_AT_MOST_BYTES)
+        data = read_capped(path)
     except OSError:
         data = None  # the full path reports it, located
     fingerprint = schema_fingerprint()
